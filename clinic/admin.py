@@ -16,6 +16,7 @@ from clinic.admin_base import (
     ClinicScopedInline,
     ServiceCheckedForm,
 )
+from clinic.capabilities import Capability
 from clinic.models import (
     Clinic,
     Closure,
@@ -27,6 +28,8 @@ from clinic.models import (
     User,
     WorkingHours,
 )
+from clinic.records import actor
+from clinic.tenancy import clinic_ids_visible_to
 
 
 class OpeningHoursForm(ServiceCheckedForm):
@@ -72,7 +75,7 @@ class OpeningHoursAdmin(ClinicScopedAdmin):
     list_select_related = ["clinic"]
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        services.opening_hours_save(block=obj, by=request.user)
+        services.opening_hours_save(block=obj, by=actor(request))
 
 
 @admin.register(Closure)
@@ -111,7 +114,7 @@ class WorkingHoursAdmin(ClinicScopedAdmin):
     autocomplete_fields = ["therapist"]
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        services.working_hours_save(block=obj, by=request.user)
+        services.working_hours_save(block=obj, by=actor(request))
 
 
 @admin.register(TimeOff)
@@ -161,6 +164,11 @@ class UserAdmin(ClinicScopedAdmin, DjangoUserAdmin):
         ("Status", {"fields": ("is_active", "last_login", "date_joined")}),
     )
 
+    # User keeps no simple-history table (roles live in Membership, which does): its History page
+    # is Django's own admin log, not simple-history's, which would fail on the missing table.
+    object_history_template = None
+    history_view = admin.ModelAdmin.history_view
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         return super().get_queryset(request).distinct()
 
@@ -173,6 +181,18 @@ class UserAdmin(ClinicScopedAdmin, DjangoUserAdmin):
         if request.user.is_superuser:
             return ()
         return ("last_login", "date_joined")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """A clinic administrator may change (and set the password of) only staff who work
+        nowhere but in clinics they administer, and never a superuser or practice staff."""
+        if not super().has_change_permission(request, obj):
+            return False
+        if obj is None or request.user.is_superuser:
+            return True
+        if obj.is_superuser or obj.is_staff:
+            return False
+        administered = clinic_ids_visible_to(request.user, Capability.USE_ADMIN)
+        return not obj.memberships.filter(active=True).exclude(clinic_id__in=administered).exists()
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.is_superuser  # staff are deactivated, so their records stay signed

@@ -79,7 +79,7 @@ class ClinicScopedInline(admin.TabularInline):
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if field is not None and hasattr(field, "queryset"):
-            field.queryset = scope_for_admin(field.queryset, request)
+            field.queryset = scope_for_admin(field.queryset, request)  # type: ignore[arg-type]
         return field
 
     def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
@@ -102,13 +102,13 @@ class ServiceCheckedForm(forms.ModelForm):
     service_check: Any = None
 
     def _post_clean(self) -> None:
-        super()._post_clean()
+        super()._post_clean()  # type: ignore[misc]
         check = type(self).service_check
         if check is not None and not self.errors:
             try:
                 check(self.instance)
             except ValidationError as exc:
-                self._update_errors(exc)
+                self._update_errors(exc)  # type: ignore[attr-defined]
 
 
 class ClinicFilter(admin.SimpleListFilter):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from clinic.capabilities import Capability
@@ -24,10 +28,27 @@ def administers_any_clinic(request: HttpRequest) -> bool:
     return cached
 
 
+class PracticeAdminLoginForm(AdminAuthenticationForm):
+    """Django's admin login wants is_staff; a clinic administrator's membership is enough here."""
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        if not user.is_active:
+            raise ValidationError(self.error_messages["inactive"], code="inactive")
+        if user.is_staff or user.is_superuser:
+            return
+        if not clinic_ids_visible_to(user, Capability.USE_ADMIN).exists():
+            raise ValidationError(
+                self.error_messages["invalid_login"],
+                code="invalid_login",
+                params={"username": self.username_field.verbose_name},
+            )
+
+
 class PracticeAdminSite(admin.AdminSite):
     site_header = "Practice administration"
     site_title = "Practice administration"
     index_title = "Clinics, staff and schedules"
+    login_form = PracticeAdminLoginForm
 
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user

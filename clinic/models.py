@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 import zoneinfo
 from functools import cache
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
@@ -70,10 +70,12 @@ class UserQuerySet(models.QuerySet):
             ).values("user_id")
         )
 
-    def therapists(self) -> Self:
-        return self.filter(
-            pk__in=Membership.objects.filter(role=Role.THERAPIST, active=True).values("user_id")
-        )
+    def therapists(self, clinic: Clinic | int | None = None) -> Self:
+        """Users with an active therapist role, in `clinic` if given (else in any clinic)."""
+        memberships = Membership.objects.filter(role=Role.THERAPIST, active=True)
+        if clinic is not None:
+            memberships = memberships.for_clinic(clinic)
+        return self.filter(pk__in=memberships.values("user_id"))
 
 
 class PracticeUserManager(UserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
@@ -85,7 +87,7 @@ class User(AbstractUser):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
 
-    objects = PracticeUserManager()
+    objects: ClassVar[PracticeUserManager] = PracticeUserManager()
 
     class Meta:
         ordering = ["last_name", "first_name", "username"]

@@ -68,7 +68,7 @@ def staff_list(*, clinic: Clinic) -> QuerySet[Membership]:
 def therapist_list(*, clinic: Clinic) -> QuerySet[User]:
     return (
         User.objects.for_clinic(clinic)
-        .therapists()
+        .therapists(clinic)
         .filter(is_active=True)
         .select_related("therapist_profile")
         .prefetch_related(

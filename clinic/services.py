@@ -21,22 +21,7 @@ from clinic.models import (
     User,
     WorkingHours,
 )
-
-
-def _save(obj: Model, *, by: User | None, update_fields: list[str] | None = None) -> None:
-    """Validate the row as the model declares it, then save it, recording who changed it."""
-    exclude = None
-    if update_fields is not None:
-        exclude = [f.name for f in obj._meta.concrete_fields if f.name not in update_fields]
-    obj.full_clean(exclude=exclude, validate_constraints=True)
-    if by is not None:
-        obj._history_user = by  # type: ignore[attr-defined]
-    if update_fields is not None and obj.pk is not None:
-        if any(f.name == "updated_at" for f in obj._meta.concrete_fields):
-            update_fields = [*update_fields, "updated_at"]
-        obj.save(update_fields=update_fields)
-    else:
-        obj.save()
+from clinic.records import record_delete, record_save
 
 
 def _check_block(start: dt.time, end: dt.time, *, start_field: str, end_field: str) -> None:
@@ -94,7 +79,7 @@ def clinic_create(
         medicare_rules=medicare_rules,
         **fields,
     )
-    _save(clinic, by=by)
+    record_save(clinic, by=by)
     return clinic
 
 
@@ -105,7 +90,7 @@ def clinic_update(*, clinic: Clinic, by: User | None, **fields: Any) -> Clinic:
         raise TypeError(f"Unknown clinic fields: {sorted(unknown)}")
     for name, value in fields.items():
         setattr(clinic, name, value)
-    _save(clinic, by=by, update_fields=list(fields))
+    record_save(clinic, by=by, update_fields=list(fields))
     return clinic
 
 
@@ -129,7 +114,7 @@ def opening_hours_save(*, block: OpeningHours, by: User | None) -> OpeningHours:
     """Add or change an opening block, serialised per clinic."""
     _lock_row(Clinic, block.clinic_id)
     opening_hours_check(block)
-    _save(block, by=by)
+    record_save(block, by=by)
     return block
 
 
@@ -142,9 +127,7 @@ def opening_hours_add(
 
 @transaction.atomic
 def opening_hours_remove(*, block: OpeningHours, by: User | None) -> None:
-    if by is not None:
-        block._history_user = by  # type: ignore[attr-defined]
-    block.delete()
+    record_delete(block, by=by)
 
 
 @transaction.atomic
@@ -155,15 +138,13 @@ def closure_add(
     if ends_on < starts_on:
         raise ValidationError({"ends_on": "Must be on or after starts_on."})
     closure = Closure(clinic=clinic, starts_on=starts_on, ends_on=ends_on, reason=reason)
-    _save(closure, by=by)
+    record_save(closure, by=by)
     return closure
 
 
 @transaction.atomic
 def closure_remove(*, closure: Closure, by: User | None) -> None:
-    if by is not None:
-        closure._history_user = by  # type: ignore[attr-defined]
-    closure.delete()
+    record_delete(closure, by=by)
 
 
 # --- Rooms -----------------------------------------------------------------------------------
@@ -181,7 +162,7 @@ def _check_room_name_free(*, clinic: Clinic, name: str, exclude_pk: int | None =
 def room_create(*, clinic: Clinic, name: str, kind: str, by: User | None) -> Room:
     _check_room_name_free(clinic=clinic, name=name)
     room = Room(clinic=clinic, name=name, kind=kind)
-    _save(room, by=by)
+    record_save(room, by=by)
     return room
 
 
@@ -194,7 +175,7 @@ def room_update(*, room: Room, by: User | None, **fields: Any) -> Room:
         _check_room_name_free(clinic=room.clinic, name=fields["name"], exclude_pk=room.pk)
     for name, value in fields.items():
         setattr(room, name, value)
-    _save(room, by=by, update_fields=list(fields))
+    record_save(room, by=by, update_fields=list(fields))
     return room
 
 
@@ -213,10 +194,10 @@ def membership_grant(*, clinic: Clinic, user: User, role: str, by: User | None) 
         )
     if existing is not None:
         existing.active = True
-        _save(existing, by=by, update_fields=["active"])
+        record_save(existing, by=by, update_fields=["active"])
         return existing
     membership = Membership(clinic=clinic, user=user, role=role)
-    _save(membership, by=by)
+    record_save(membership, by=by)
     return membership
 
 
@@ -225,7 +206,7 @@ def membership_deactivate(*, membership: Membership, by: User | None) -> Members
     if not membership.active:
         return membership
     membership.active = False
-    _save(membership, by=by, update_fields=["active"])
+    record_save(membership, by=by, update_fields=["active"])
     return membership
 
 
@@ -275,12 +256,12 @@ def therapist_profile_set(
     profile = TherapistProfile.objects.filter(user=user).first() or TherapistProfile(user=user)
     profile.licence_number = licence_number
     profile.discipline = discipline
-    _save(profile, by=by)
+    record_save(profile, by=by)
     return profile
 
 
 def working_hours_check(block: WorkingHours) -> None:
-    """The therapist works at the clinic; their blocks on one weekday overlap nowhere."""
+    """The therapist works at the clinic; their blocks on a weekday do not overlap (same zone)."""
     _check_block(block.starts, block.ends, start_field="starts", end_field="ends")
     if (
         not Membership.objects.for_clinic(block.clinic_id)
@@ -288,8 +269,15 @@ def working_hours_check(block: WorkingHours) -> None:
         .exists()
     ):
         raise ValidationError({"therapist": "Not an active therapist of this clinic."})
+    # Local wall-clock times compare only between clinics of one time zone; across zones the
+    # booking service's per-therapist lock and constraint keep the real calendar free of overlap.
+    same_zone = Clinic.objects.filter(
+        timezone=Clinic.objects.filter(pk=block.clinic_id).values("timezone")[:1]
+    )
     existing = list(
-        WorkingHours.objects.filter(therapist_id=block.therapist_id, weekday=block.weekday)
+        WorkingHours.objects.filter(
+            therapist_id=block.therapist_id, weekday=block.weekday, clinic__in=same_zone
+        )
         .exclude(pk=block.pk)
         .values_list("starts", "ends")
     )
@@ -304,7 +292,7 @@ def working_hours_save(*, block: WorkingHours, by: User | None) -> WorkingHours:
     """Add or change a working block, serialised per therapist."""
     _lock_row(User, block.therapist_id)
     working_hours_check(block)
-    _save(block, by=by)
+    record_save(block, by=by)
     return block
 
 
@@ -325,9 +313,7 @@ def working_hours_add(
 
 @transaction.atomic
 def working_hours_remove(*, block: WorkingHours, by: User | None) -> None:
-    if by is not None:
-        block._history_user = by  # type: ignore[attr-defined]
-    block.delete()
+    record_delete(block, by=by)
 
 
 @transaction.atomic
@@ -338,12 +324,10 @@ def time_off_add(
         raise ValidationError({"ends_at": "Must be after starts_at."})
     _lock_row(User, therapist.pk)
     time_off = TimeOff(therapist=therapist, starts_at=starts_at, ends_at=ends_at, reason=reason)
-    _save(time_off, by=by)
+    record_save(time_off, by=by)
     return time_off
 
 
 @transaction.atomic
 def time_off_remove(*, time_off: TimeOff, by: User | None) -> None:
-    if by is not None:
-        time_off._history_user = by  # type: ignore[attr-defined]
-    time_off.delete()
+    record_delete(time_off, by=by)

@@ -131,15 +131,18 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Once `collectstatic` has run (every deploy does), files are served from STATIC_ROOT under
+# hashed, compressed names; before that (development, tests) straight from the apps' folders.
+STATIC_COLLECTED = (STATIC_ROOT / "staticfiles.json").exists()
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if not DEBUG
+        if STATIC_COLLECTED
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_USE_FINDERS = not STATIC_COLLECTED
 MEDIA_ROOT = VAR_DIR / "media"
 
 # --- Security -------------------------------------------------------------------------------
@@ -174,9 +177,11 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: DRF answers a missing or bad credential with the first class's challenge,
+    # so clients get 401 + WWW-Authenticate: Token (session auth has none and would give 403).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "clinic.api.pagination.Pagination",
@@ -197,6 +202,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RoomKindEnum": "clinic.models.Room.Kind",
+        "VisitKindEnum": "patients.models.Visit.Kind",
+        "VisitStatusEnum": "patients.models.Visit.Status",
+        "ModalityKindEnum": "programs.models.Modality.Kind",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------------

@@ -43,7 +43,8 @@ class ClinicScopedQuerySet(models.QuerySet):
     clinic_lookup = "clinic"
 
     def for_clinic(self, clinic: Clinic | int) -> Self:
-        return self.filter(**{self.clinic_lookup: clinic})
+        # By primary key, so that lookups ending at a plain id (Clinic's own "pk") take a Clinic.
+        return self.filter(**{self.clinic_lookup: getattr(clinic, "pk", clinic)})
 
     def visible_to(self, user: User | Any, capability: Capability = Capability.VIEW_CLINIC) -> Self:
         if not getattr(user, "is_authenticated", False) or not user.is_active:

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 
 from clinic.capabilities import Capability
 from clinic.selectors import clinic_capabilities, clinic_get_for_member
+from clinic.tenancy import clinic_ids_visible_to
 
 
 def resolve_clinic(request: Request, clinic_id: Any) -> None:
@@ -48,3 +49,13 @@ def default_required_capability(view: Any, request: Request) -> Capability:
     if request.method in SAFE_METHODS:
         return view.read_capability
     return view.write_capability
+
+
+class IsPracticeStaff(BasePermission):
+    """Practice-wide reads (catalogues, vocabularies): any active member of a clinic."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated and user.is_active):
+            return False
+        return user.is_superuser or clinic_ids_visible_to(user).exists()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from clinic.capabilities import Role
@@ -45,7 +47,10 @@ class ClinicSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["id"]
         # Uniqueness and field rules are checked by the service, which names the field.
-        extra_kwargs = {"slug": {"validators": []}, "timezone": {"validators": []}}
+        extra_kwargs: dict[str, dict[str, Any]] = {
+            "slug": {"validators": []},
+            "timezone": {"validators": []},
+        }
 
 
 class ClinicCreateSerializer(ClinicSerializer):
@@ -81,7 +86,7 @@ class MeSerializer(serializers.ModelSerializer):
         ]
 
     def get_memberships(self, user: User) -> list[dict[str, str]]:
-        return MembershipOfUserSerializer(self.context["memberships"], many=True).data
+        return MembershipOfUserSerializer(self.context["memberships"], many=True).data  # type: ignore[return-value]
 
     def get_discipline(self, user: User) -> str | None:
         profile = TherapistProfile.objects.filter(user=user).first()

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from clinic import selectors, services
 from clinic.api import serializers as s
-from clinic.api.base import ClinicScopedViewSet
+from clinic.api.base import ClinicScopedViewSet, actor
 from clinic.api.permissions import HasClinicCapability
 from clinic.capabilities import Capability, Role
 from clinic.models import (
@@ -37,7 +37,7 @@ def _staff_user(clinic: Clinic, public_id: Any, *, field: str, therapist: bool =
     """A user named in a request body must be a member of the clinic of the URL."""
     users = User.objects.for_clinic(clinic)
     if therapist:
-        users = users.therapists()
+        users = users.therapists(clinic)
     user = users.filter(public_id=public_id).first()
     if user is None:
         what = "therapist" if therapist else "member of staff"
@@ -74,7 +74,7 @@ class MeApi(APIView):
 
     @extend_schema(responses=s.MeSerializer)
     def get(self, request: Request) -> Response:
-        memberships = selectors.user_memberships(user=request.user)
+        memberships = selectors.user_memberships(user=actor(request))
         return Response(s.MeSerializer(request.user, context={"memberships": memberships}).data)
 
 
@@ -99,7 +99,7 @@ class ClinicViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicScop
             raise PermissionDenied("Only practice administrators create clinics.")
         serializer = s.ClinicCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        clinic = services.clinic_create(by=request.user, **serializer.validated_data)
+        clinic = services.clinic_create(by=actor(request), **serializer.validated_data)
         return Response(s.ClinicSerializer(clinic).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.ClinicSerializer, responses=s.ClinicSerializer)
@@ -107,7 +107,7 @@ class ClinicViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicScop
         serializer = s.ClinicSerializer(self.clinic, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         clinic = services.clinic_update(
-            clinic=self.clinic, by=request.user, **serializer.validated_data
+            clinic=self.clinic, by=actor(request), **serializer.validated_data
         )
         return Response(s.ClinicSerializer(clinic).data)
 
@@ -129,7 +129,7 @@ class RoomViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicScoped
             clinic=self.clinic,
             name=data["name"],
             kind=data.get("kind", Room.Kind.TREATMENT),
-            by=request.user,
+            by=actor(request),
         )
         return Response(s.RoomSerializer(room).data, status=status.HTTP_201_CREATED)
 
@@ -137,7 +137,7 @@ class RoomViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicScoped
         room = self.get_object()
         serializer = s.RoomSerializer(room, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        room = services.room_update(room=room, by=request.user, **serializer.validated_data)
+        room = services.room_update(room=room, by=actor(request), **serializer.validated_data)
         return Response(s.RoomSerializer(room).data)
 
 
@@ -167,21 +167,21 @@ class StaffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicScope
             if user is None:
                 raise ValidationError({"user": "No member of staff with this id."})
             membership = services.membership_grant(
-                clinic=self.clinic, user=user, role=data["role"], by=request.user
+                clinic=self.clinic, user=user, role=data["role"], by=actor(request)
             )
         else:
             data.pop("user", None)
             membership = services.staff_create(
                 clinic=self.clinic,
                 password=data.pop("password", None),
-                by=request.user,
+                by=actor(request),
                 **data,
             )
         return Response(s.StaffSerializer(membership).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=s.StaffSerializer)
     def destroy(self, request: Request, clinic_id: str, public_id: str) -> Response:
-        membership = services.membership_deactivate(membership=self.get_object(), by=request.user)
+        membership = services.membership_deactivate(membership=self.get_object(), by=actor(request))
         return Response(s.StaffSerializer(membership).data)
 
 
@@ -209,12 +209,12 @@ class OpeningHoursViewSet(_ClinicRowsViewSet):
         serializer = s.OpeningHoursSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         block = services.opening_hours_add(
-            clinic=self.clinic, by=request.user, **serializer.validated_data
+            clinic=self.clinic, by=actor(request), **serializer.validated_data
         )
         return Response(s.OpeningHoursSerializer(block).data, status=status.HTTP_201_CREATED)
 
     def remove(self, obj: OpeningHours) -> None:
-        services.opening_hours_remove(block=obj, by=self.request.user)
+        services.opening_hours_remove(block=obj, by=actor(self.request))
 
 
 class ClosureViewSet(_ClinicRowsViewSet):
@@ -233,12 +233,12 @@ class ClosureViewSet(_ClinicRowsViewSet):
             starts_on=data["starts_on"],
             ends_on=data.get("ends_on"),
             reason=data["reason"],
-            by=request.user,
+            by=actor(request),
         )
         return Response(s.ClosureSerializer(closure).data, status=status.HTTP_201_CREATED)
 
     def remove(self, obj: Closure) -> None:
-        services.closure_remove(closure=obj, by=self.request.user)
+        services.closure_remove(closure=obj, by=actor(self.request))
 
 
 class WorkingHoursViewSet(_ClinicRowsViewSet):
@@ -264,12 +264,12 @@ class WorkingHoursViewSet(_ClinicRowsViewSet):
             weekday=data["weekday"],
             starts=data["starts"],
             ends=data["ends"],
-            by=request.user,
+            by=actor(request),
         )
         return Response(s.WorkingHoursSerializer(block).data, status=status.HTTP_201_CREATED)
 
     def remove(self, obj: WorkingHours) -> None:
-        services.working_hours_remove(block=obj, by=self.request.user)
+        services.working_hours_remove(block=obj, by=actor(self.request))
 
 
 class TimeOffViewSet(_ClinicRowsViewSet):
@@ -294,12 +294,12 @@ class TimeOffViewSet(_ClinicRowsViewSet):
             starts_at=data["starts_at"],
             ends_at=data["ends_at"],
             reason=data.get("reason", ""),
-            by=request.user,
+            by=actor(request),
         )
         return Response(s.TimeOffSerializer(time_off).data, status=status.HTTP_201_CREATED)
 
     def remove(self, obj: TimeOff) -> None:
-        services.time_off_remove(time_off=obj, by=self.request.user)
+        services.time_off_remove(time_off=obj, by=actor(self.request))
 
 
 __all__ = [

@@ -1,0 +1,231 @@
+"""Patients, their diagnoses and precautions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from typing import Self
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from clinic.models import Clinic, TimeStamped
+from clinic.tenancy import ClinicScopedQuerySet
+from patients.rules import is_acute, phone_digits
+from patients.vocabulary import BodyRegion, Side
+
+ICD10_CM = re.compile(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
+
+
+def validate_icd10(value: str) -> None:
+    if not ICD10_CM.match(value):
+        raise ValidationError(
+            "%(value)s is not an ICD-10-CM code: a letter, two characters, then optionally a "
+            "dot and up to four characters (for example M54.50 or M51.26).",
+            code="invalid_icd10",
+            params={"value": value},
+        )
+
+
+def validate_not_future(value: dt.date) -> None:
+    if value > dt.date.today():
+        raise ValidationError("Cannot be in the future.", code="future_date")
+
+
+DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%d.%m.%Y")
+
+
+def _as_date(term: str) -> dt.date | None:
+    for fmt in DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(term, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+class PatientQuerySet(ClinicScopedQuerySet):
+    def active(self) -> Self:
+        return self.filter(archived_at__isnull=True)
+
+    def matching(self, query: str) -> Self:
+        """The front desk's search: every word must match a name (any part), a date of birth,
+        an MRN, or a phone number (digits, any part). Trigram indexes serve it on PostgreSQL."""
+        patients = self
+        for term in query.split()[:6]:
+            day = _as_date(term)
+            digits = phone_digits(term)
+            if day is not None:
+                patients = patients.filter(date_of_birth=day)
+            elif "-" in term and digits and any(ch.isalpha() for ch in term):
+                patients = patients.filter(mrn__iexact=term)
+            elif len(digits) >= 3 and len(digits) >= len(term) - 2:
+                patients = patients.filter(
+                    Q(phone_digits__contains=digits) | Q(mrn__endswith=digits)
+                )
+            else:
+                patients = patients.filter(search_name__contains=term.lower())
+        return patients
+
+
+class Patient(TimeStamped):
+    """A patient of one clinic. `__str__` is the MRN: names never reach logs or the admin log."""
+
+    class Sex(models.TextChoices):
+        FEMALE = "female", "Female"
+        MALE = "male", "Male"
+        OTHER = "other", "Other"
+        UNKNOWN = "unknown", "Unknown"
+
+    class Payer(models.TextChoices):
+        MEDICARE = "medicare", "Medicare"
+        COMMERCIAL = "commercial", "Commercial insurance"
+        SELF_PAY = "self_pay", "Self-pay"
+        OTHER = "other", "Other"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
+    mrn = models.CharField("medical record number", max_length=20)
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField(validators=[validate_not_future])
+    sex = models.CharField(max_length=8, choices=Sex.choices, default=Sex.UNKNOWN)
+    phone = models.CharField(max_length=32, blank=True)
+    email = models.EmailField(blank=True)
+    address = models.TextField(blank=True)
+    emergency_contact_name = models.CharField(max_length=200, blank=True)
+    emergency_contact_phone = models.CharField(max_length=32, blank=True)
+    preferred_language = models.CharField(max_length=35, default="en")
+    referring_physician_name = models.CharField(max_length=200, blank=True)
+    referring_physician_npi = models.CharField(
+        "referring physician identifier (NPI)", max_length=20, blank=True
+    )
+    payer_type = models.CharField(max_length=12, choices=Payer.choices, default=Payer.OTHER)
+    consent_email = models.BooleanField("reminders by e-mail", default=False)
+    consent_sms = models.BooleanField("reminders by SMS", default=False)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    # Derived by the service for fast search (trigram indexes on PostgreSQL).
+    search_name = models.CharField(max_length=210, editable=False, default="")
+    phone_digits = models.CharField(max_length=32, editable=False, default="", blank=True)
+
+    history = HistoricalRecords(excluded_fields=["search_name", "phone_digits"])
+    objects = PatientQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["last_name", "first_name", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "mrn"], name="patients_patient_unique_mrn"),
+        ]
+        indexes = [
+            models.Index(fields=["clinic", "last_name", "first_name"], name="patients_name"),
+            models.Index(fields=["clinic", "date_of_birth"], name="patients_dob"),
+            models.Index(fields=["clinic", "phone_digits"], name="patients_phone"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Patient {self.mrn}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+
+class MrnSequence(models.Model):
+    """The last medical record number handed out per clinic; locked while the next is taken."""
+
+    clinic = models.OneToOneField(Clinic, on_delete=models.CASCADE, related_name="+")
+    last_value = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"MRN sequence {self.clinic_id}: {self.last_value}"
+
+
+class PrecautionKind(models.Model):
+    """The controlled vocabulary of precautions; the shipped ones come with the migrations."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    label = models.CharField(max_length=120)
+    needs_region = models.BooleanField(
+        default=False, help_text="The precaution applies over a body region, which must be given."
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["label"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class PatientOwnedQuerySet(ClinicScopedQuerySet):
+    def current(self) -> Self:
+        return self.filter(resolved_on__isnull=True)
+
+
+class Diagnosis(TimeStamped):
+    """A condition of the patient, coded in ICD-10-CM. Acute or chronic is derived from onset."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="diagnoses")
+    icd10_code = models.CharField("ICD-10-CM code", max_length=8, validators=[validate_icd10])
+    description = models.CharField(max_length=200)
+    onset_date = models.DateField(null=True, blank=True, validators=[validate_not_future])
+    side = models.CharField(max_length=10, choices=Side.choices, blank=True, default="")
+    resolved_on = models.DateField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+    objects = PatientOwnedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["patient", "-onset_date", "pk"]
+        verbose_name_plural = "diagnoses"
+        indexes = [models.Index(fields=["clinic", "patient"], name="patients_diagnosis_patient")]
+
+    def __str__(self) -> str:
+        return self.icd10_code
+
+    def is_acute(self, on: dt.date | None = None) -> bool | None:
+        """Under 3 months since onset is acute; None when the onset is unknown."""
+        if self.onset_date is None:
+            return None
+        return is_acute(self.onset_date, on or dt.date.today())
+
+
+class Precaution(TimeStamped):
+    """A precaution the front desk and therapists must see (pacemaker, pregnancy, ...)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="precautions")
+    kind = models.ForeignKey(PrecautionKind, on_delete=models.PROTECT, related_name="+")
+    body_region = models.CharField(max_length=24, choices=BodyRegion.choices, blank=True)
+    side = models.CharField(max_length=10, choices=Side.choices, blank=True, default="")
+    noted_on = models.DateField(default=dt.date.today, validators=[validate_not_future])
+    resolved_on = models.DateField(null=True, blank=True)
+    notes = models.CharField(max_length=300, blank=True)
+
+    history = HistoricalRecords()
+    objects = PatientOwnedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["patient", "kind__label", "pk"]
+        indexes = [models.Index(fields=["clinic", "patient"], name="patients_precaution_patient")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(resolved_on__isnull=True) | Q(resolved_on__gte=models.F("noted_on")),
+                name="patients_precaution_resolved_after_noted",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind_id}:{self.body_region or '-'}"
