@@ -14,7 +14,13 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from clinic.admin_base import ClinicFilter, ClinicScopedAdmin, scope_for_admin
+from clinic.admin_base import (
+    ClinicFilter,
+    ClinicScopedAdmin,
+    ClinicScopedInline,
+    ServiceCheckedForm,
+    scope_for_admin,
+)
 from clinic.admin_site import administers_any_clinic
 from clinic.models import Clinic
 from clinic.records import actor
@@ -38,18 +44,41 @@ class ArchivedFilter(admin.SimpleListFilter):
         return queryset
 
 
-class DiagnosisInline(admin.TabularInline):
+class DiagnosisForm(ServiceCheckedForm):
+    service_check = staticmethod(services.diagnosis_check)
+
+
+class PrecautionForm(ServiceCheckedForm):
+    service_check = staticmethod(services.precaution_check)
+
+
+class PatientRowInline(ClinicScopedInline):
+    """A patient's conditions on the patient page: clinic administrators may record them (Django's
+    model permissions would hide them); they are read-only while the patient is archived."""
+
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.is_archived:
+            return False
+        return super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.is_archived:
+            return False
+        return super().has_change_permission(request, obj)
+
+
+class DiagnosisInline(PatientRowInline):
     model = Diagnosis
-    extra = 0
+    form = DiagnosisForm
     fields = ["icd10_code", "description", "onset_date", "side", "resolved_on"]
-    can_delete = False
 
 
-class PrecautionInline(admin.TabularInline):
+class PrecautionInline(PatientRowInline):
     model = Precaution
-    extra = 0
+    form = PrecautionForm
     fields = ["kind", "body_region", "side", "noted_on", "resolved_on", "notes"]
-    can_delete = False
 
 
 class TransferForm(forms.Form):
@@ -222,6 +251,7 @@ class PatientAdmin(ClinicScopedAdmin):
 
 @admin.register(Diagnosis)
 class DiagnosisAdmin(ClinicScopedAdmin):
+    form = DiagnosisForm
     list_display = ["patient", "icd10_code", "description", "onset_date", "resolved_on"]
     list_filter = [ClinicFilter]
     list_select_related = ["patient"]
@@ -239,6 +269,7 @@ class DiagnosisAdmin(ClinicScopedAdmin):
 
 @admin.register(Precaution)
 class PrecautionAdmin(ClinicScopedAdmin):
+    form = PrecautionForm
     list_display = ["patient", "kind", "body_region", "noted_on", "resolved_on"]
     list_filter = [ClinicFilter, "kind"]
     list_select_related = ["patient", "kind"]

@@ -59,7 +59,9 @@ def _build(clinic: Clinic, values: dict[str, str]) -> Patient:
                 raise ValidationError({name: exc.messages}) from exc
     fields = {k: v for k, v in fields.items() if v != "" or k in REQUIRED_COLUMNS}
     patient = Patient(clinic=clinic, **fields)
-    patient.full_clean(exclude=["mrn", "search_name", "phone_digits"], validate_unique=False)
+    # No query per row: the clinic is the caller's, and the preview checks MRNs for the whole file.
+    exclude = ["clinic", "search_name", "phone_digits", *([] if patient.mrn else ["mrn"])]
+    patient.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
     return patient
 
 

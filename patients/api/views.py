@@ -102,6 +102,7 @@ class PatientViewSet(mixins.ListModelMixin, ClinicScopedViewSet):
     @action(detail=True, methods=["post"])
     def transfer(self, request: Request, clinic_id: str, public_id: str) -> Response:
         """Move the patient to another clinic where the caller may also register patients."""
+        patient = self._patient()  # another clinic's patient is a 404, whatever the body says
         serializer = s.PatientTransferSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         to_clinic = clinic_get_for_member(
@@ -111,9 +112,7 @@ class PatientViewSet(mixins.ListModelMixin, ClinicScopedViewSet):
             user=request.user, clinic=to_clinic
         ):
             raise ValidationError({"to_clinic": "No clinic with this id that you may register in."})
-        patient = services.patient_transfer(
-            patient=self._patient(), to_clinic=to_clinic, by=actor(request)
-        )
+        patient = services.patient_transfer(patient=patient, to_clinic=to_clinic, by=actor(request))
         precautions = selectors.precaution_list(
             clinic=to_clinic, patient=patient, current_only=True
         )

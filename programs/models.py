@@ -1,0 +1,324 @@
+"""The practice-wide catalogues: modalities (billable services) and exercises, with their
+contraindication rules.
+
+Both catalogues belong to the practice, not to a clinic (no clinic FK): every member of staff
+reads them, only superusers edit them. Retired entries are deactivated, never deleted, so that
+recorded treatment keeps pointing at them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Self
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from clinic.models import TimeStamped
+from patients.vocabulary import BodyRegion
+from programs.contraindications import ANY, OVER_AREA, REFUSE, REGIONS, WARN
+from programs.parameters import spec_problems
+
+validate_cpt_code = RegexValidator(
+    r"^\d{5}$", "A CPT code is five digits (for example 97110).", code="invalid_cpt"
+)
+validate_hcpcs_code = RegexValidator(
+    r"^[A-Z]\d{4}$",
+    "A HCPCS Level II code is a capital letter and four digits (for example G0283).",
+    code="invalid_hcpcs",
+)
+validate_static_path = RegexValidator(
+    r"^(?!/)(?!.*\.\.)[A-Za-z0-9_\-/.]+\.(png|jpe?g|svg|webp|gif)$",
+    "A relative path to an image under the static files (for example "
+    "programs/exercises/bird-dog.svg).",
+    code="invalid_static_path",
+)
+
+
+def validate_parameter_spec(value: Any) -> None:
+    if problems := spec_problems(value):
+        raise ValidationError(problems, code="invalid_parameter_spec")
+
+
+def validate_regions(value: Any) -> None:
+    if not isinstance(value, list) or not all(isinstance(r, str) for r in value):
+        raise ValidationError("A list of body regions.", code="invalid_regions")
+    if unknown := sorted(set(value) - set(BodyRegion.values)):
+        raise ValidationError(
+            "Not body regions: %(unknown)s.",
+            code="invalid_regions",
+            params={"unknown": ", ".join(unknown)},
+        )
+    if len(set(value)) != len(value):
+        raise ValidationError("A region is listed twice.", code="invalid_regions")
+
+
+def _dose(low: int, high: int, help_text: str) -> models.PositiveSmallIntegerField:
+    return models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(low), MaxValueValidator(high)],
+        help_text=help_text,
+    )
+
+
+class ModalityQuerySet(models.QuerySet["Modality"]):
+    EVALUATION_KINDS = ("evaluation", "re_evaluation")
+
+    def active(self) -> Self:
+        return self.filter(active=True)
+
+    def treatments(self) -> Self:
+        """What a therapist delivers at a treatment visit: everything but the evaluations."""
+        return self.exclude(kind__in=self.EVALUATION_KINDS)
+
+
+class Modality(TimeStamped):
+    """A billable service: a treatment modality, or a PT (re-)evaluation.
+
+    Evaluations (97161-97164) live here too, as kinds `evaluation` and `re_evaluation`, so that
+    every CPT code a visit bills, timed or untimed, comes from this one table.
+    """
+
+    class Kind(models.TextChoices):
+        EVALUATION = "evaluation", "PT evaluation"
+        RE_EVALUATION = "re_evaluation", "PT re-evaluation"
+        HEAT = "heat", "Superficial heat"
+        COLD = "cold", "Cold"
+        ELECTROTHERAPY_ATTENDED = "electrotherapy_attended", "Electrotherapy, attended"
+        ELECTROTHERAPY_UNATTENDED = "electrotherapy_unattended", "Electrotherapy, unattended"
+        ULTRASOUND = "ultrasound", "Ultrasound"
+        TRACTION = "traction", "Mechanical traction"
+        MANUAL_THERAPY = "manual_therapy", "Manual therapy"
+        THERAPEUTIC_EXERCISE = "therapeutic_exercise", "Therapeutic exercise"
+        NEUROMUSCULAR_REEDUCATION = "neuromuscular_reeducation", "Neuromuscular re-education"
+        AQUATIC = "aquatic", "Aquatic therapy"
+        GAIT = "gait", "Gait training"
+        THERAPEUTIC_ACTIVITIES = "therapeutic_activities", "Therapeutic activities"
+        HOME_PROGRAMME_TEACHING = "home_programme_teaching", "Home programme teaching"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    description = models.TextField(blank=True)
+    cpt_code = models.CharField(
+        "CPT code", max_length=5, validators=[validate_cpt_code], db_index=True
+    )
+    medicare_code = models.CharField(
+        "Medicare code",
+        max_length=5,
+        blank=True,
+        validators=[validate_hcpcs_code],
+        help_text="The HCPCS code Medicare bills instead of the CPT code (G0283 for unattended "
+        "electrical stimulation); blank when Medicare uses the CPT code.",
+    )
+    medicare_bundled = models.BooleanField(
+        default=False,
+        help_text="Medicare does not pay this code separately (97010 hot or cold packs).",
+    )
+    timed = models.BooleanField(
+        help_text="Timed codes bill by minutes (8-minute rule); untimed codes bill one unit per "
+        "encounter."
+    )
+    typical_minutes = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(240)]
+    )
+    parameter_spec = models.JSONField(
+        default=list,
+        validators=[validate_parameter_spec],
+        help_text='The parameters recorded at delivery: [{"name", "label", "unit", "kind": '
+        'number|integer|choice|text, "min", "max", "required", "choices"}]; "minutes" is always '
+        "one.",
+    )
+    active = models.BooleanField(default=True)
+
+    history = HistoricalRecords()
+    objects = ModalityQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "modalities"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(typical_minutes__gte=1), name="programs_modality_typical_minutes"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.cpt_code})"
+
+    @property
+    def is_evaluation(self) -> bool:
+        return self.kind in ModalityQuerySet.EVALUATION_KINDS
+
+
+class ExerciseQuerySet(models.QuerySet["Exercise"]):
+    def active(self) -> Self:
+        return self.filter(active=True)
+
+
+class Exercise(TimeStamped):
+    """An exercise of the library, with the default dose a prescription starts from."""
+
+    class Category(models.TextChoices):
+        STRETCH = "stretch", "Stretch"
+        STRENGTHENING = "strengthening", "Strengthening"
+        STABILISATION = "stabilisation", "Stabilisation"
+        MCKENZIE_EXTENSION = "mckenzie_extension", "McKenzie extension"
+        FLEXION_LOADING = "flexion_loading", "Flexion-loading"
+        LOW_IMPACT_AEROBIC = "low_impact_aerobic", "Low-impact aerobic"
+        HIGH_IMPACT_AEROBIC = "high_impact_aerobic", "High-impact aerobic"
+        AQUATIC = "aquatic", "Aquatic"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=120, unique=True)
+    category = models.CharField(max_length=24, choices=Category.choices)
+    body_region = models.CharField(max_length=24, choices=BodyRegion.choices)
+    instructions = models.TextField(help_text="What the patient reads on the home programme.")
+    sets = _dose(1, 10, "Sets per session.")
+    reps = _dose(1, 100, "Repetitions per set (per side where the instructions say so).")
+    hold_seconds = _dose(1, 300, "Seconds each repetition is held.")
+    minutes = _dose(1, 120, "Minutes per session (aerobic work).")
+    times_per_day = _dose(1, 10, "Sessions per day.")
+    days_per_week = _dose(1, 7, "Days per week.")
+    image = models.CharField(
+        max_length=200,
+        blank=True,
+        validators=[validate_static_path],
+        help_text="Path of an illustration under the static files, e.g. "
+        "programs/exercises/bird-dog.svg.",
+    )
+    active = models.BooleanField(default=True)
+
+    history = HistoricalRecords()
+    objects = ExerciseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["category", "body_region"], name="programs_exercise_cat")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def dose_text(self) -> str:
+        """The default dose as a therapist writes it: '2 x 10, hold 5 s, 5 days/week'."""
+        parts: list[str] = []
+        if self.sets and self.reps:
+            parts.append(f"{self.sets} x {self.reps}")
+        elif self.reps:
+            parts.append(f"{self.reps} reps")
+        elif self.sets:
+            parts.append(f"{self.sets} sets")
+        if self.hold_seconds:
+            parts.append(f"hold {self.hold_seconds} s")
+        if self.minutes:
+            parts.append(f"{self.minutes} min")
+        if self.times_per_day:
+            parts.append(f"{self.times_per_day}/day")
+        if self.days_per_week:
+            parts.append(f"{self.days_per_week} days/week")
+        return ", ".join(parts)
+
+
+class ContraindicationRule(TimeStamped):
+    """A condition that refuses or warns against one modality or one exercise.
+
+    `condition` is a PrecautionKind code or a derived flag (acute_back_pain); blank makes a
+    placement rule that the treated region alone triggers (electrodes over the anterior neck).
+    One rule per item and condition: several regions go into one rule's `regions`.
+    """
+
+    class Severity(models.TextChoices):
+        REFUSE = REFUSE, "Refuse (override needs a justification)"
+        WARN = WARN, "Warn"
+
+    class RegionScope(models.TextChoices):
+        ANY = ANY, "Anywhere: the condition itself contraindicates"
+        OVER_AREA = OVER_AREA, "Over the area: the treated region is the condition's region"
+        REGIONS = REGIONS, "Over listed regions only"
+
+    modality = models.ForeignKey(
+        Modality,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="contraindication_rules",
+    )
+    exercise = models.ForeignKey(
+        Exercise,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="contraindication_rules",
+    )
+    condition = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text="A precaution kind's code, or acute_back_pain; blank for a placement rule "
+        "(the treated region alone refuses).",
+    )
+    severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.REFUSE)
+    reason = models.TextField(help_text="Why, naming the condition; shown to the therapist.")
+    region_scope = models.CharField(max_length=10, choices=RegionScope.choices, default=ANY)
+    regions = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_regions],
+        help_text="Body regions, for the 'listed regions' scope only.",
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["modality", "exercise", "condition"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(modality__isnull=False, exercise__isnull=True)
+                    | Q(modality__isnull=True, exercise__isnull=False)
+                ),
+                name="programs_contraindicationrule_one_item",
+                violation_error_message="A rule belongs to exactly one modality or exercise.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(condition="") | Q(region_scope=REGIONS),
+                name="programs_contraindicationrule_placement_has_regions",
+                violation_error_message="A rule without a condition (a placement rule) must be "
+                "scoped to listed regions.",
+            ),
+            models.CheckConstraint(
+                condition=Q(severity__in=[REFUSE, WARN]),
+                name="programs_contraindicationrule_severity",
+            ),
+            models.CheckConstraint(
+                condition=Q(region_scope__in=[ANY, OVER_AREA, REGIONS]),
+                name="programs_contraindicationrule_region_scope",
+            ),
+            models.UniqueConstraint(
+                fields=["modality", "condition"],
+                name="programs_contraindicationrule_unique_modality_condition",
+                violation_error_message="This modality already has a rule for this condition.",
+            ),
+            models.UniqueConstraint(
+                fields=["exercise", "condition"],
+                name="programs_contraindicationrule_unique_exercise_condition",
+                violation_error_message="This exercise already has a rule for this condition.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.condition or 'placement'}: {self.severity} ({self.region_scope})"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.region_scope == REGIONS and not self.regions:
+            raise ValidationError({"regions": "List the regions this rule applies over."})
+        if self.region_scope != REGIONS and self.regions:
+            raise ValidationError(
+                {"regions": "Regions apply only to the 'listed regions' scope; clear them."}
+            )
