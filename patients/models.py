@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import string
 import uuid
 from typing import Self
 
@@ -58,16 +59,18 @@ class PatientQuerySet(ClinicScopedQuerySet):
         for term in query.split()[:6]:
             day = _as_date(term)
             digits = phone_digits(term)
+            has_letters = any(ch.isalpha() for ch in term)
             if day is not None:
                 patients = patients.filter(date_of_birth=day)
-            elif "-" in term and digits and any(ch.isalpha() for ch in term):
+            elif "-" in term and digits and has_letters:
                 patients = patients.filter(mrn__iexact=term)
-            elif len(digits) >= 3 and len(digits) >= len(term) - 2:
+            elif digits and (not has_letters or len(digits) >= max(3, len(term) - 2)):
+                # A phone written any way: "+1", "(860)", "+1-860-555-0112", "555.0112".
                 patients = patients.filter(
                     Q(phone_digits__contains=digits) | Q(mrn__endswith=digits)
                 )
-            else:
-                patients = patients.filter(search_name__contains=term.lower())
+            elif name := term.strip(string.punctuation).lower():  # "Holloway," or "-" alone
+                patients = patients.filter(search_name__contains=name)
         return patients
 
 
@@ -229,3 +232,117 @@ class Precaution(TimeStamped):
 
     def __str__(self) -> str:
         return f"{self.kind_id}:{self.body_region or '-'}"
+
+
+# --- Scheduling ------------------------------------------------------------------------------
+
+
+class VisitSeries(TimeStamped):
+    """A recurring booking (e.g. Monday and Thursday 10:00 for 6 weeks), kept as wall-clock time
+    in the clinic's zone so it stays at 10:00 across daylight-saving changes. Its visits are
+    ordinary Visit rows."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="visit_series")
+    therapist = models.ForeignKey(
+        "clinic.User", on_delete=models.PROTECT, related_name="visit_series"
+    )
+    weekdays = models.JSONField(help_text="Weekdays, 0 = Monday.")
+    local_time = models.TimeField()
+    duration_minutes = models.PositiveSmallIntegerField()
+    first_day = models.DateField()
+    occurrences = models.PositiveSmallIntegerField()
+    booked_by = models.ForeignKey(
+        "clinic.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = ClinicScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "visit series"
+
+    def __str__(self) -> str:
+        return f"Series {self.public_id}"
+
+
+class VisitQuerySet(ClinicScopedQuerySet):
+    def occupying(self) -> Self:
+        """Visits that hold their time: booked, checked in or completed."""
+        return self.filter(status__in=Visit.OCCUPYING_STATUSES)
+
+    def live(self) -> Self:
+        return self.filter(status__in=Visit.LIVE_STATUSES)
+
+    def overlapping(self, starts_at: dt.datetime, ends_at: dt.datetime) -> Self:
+        """Half-open overlap: a visit ending at 10:00 does not overlap one starting at 10:00."""
+        return self.filter(starts_at__lt=ends_at, ends_at__gt=starts_at)
+
+
+class Visit(TimeStamped):
+    """A booked appointment and what became of it.
+
+    On PostgreSQL three exclusion constraints (migration 0005) forbid two occupying visits of one
+    therapist, one room or one patient overlapping in time; the booking service checks first
+    under the therapist's row lock, so the constraints are the last line of defence.
+    """
+
+    class Kind(models.TextChoices):
+        INITIAL_EVALUATION = "initial_evaluation", "Initial evaluation"
+        TREATMENT = "treatment", "Treatment"
+        RE_EVALUATION = "re_evaluation", "Re-evaluation"
+        PROGRESS_REPORT = "progress_report", "Progress report"
+        DISCHARGE = "discharge", "Discharge"
+
+    class Status(models.TextChoices):
+        BOOKED = "booked", "Booked"
+        CHECKED_IN = "checked_in", "Checked in"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+        LATE_CANCELLED = "late_cancelled", "Late cancelled"
+        NO_SHOW = "no_show", "No-show"
+
+    LIVE_STATUSES = (Status.BOOKED, Status.CHECKED_IN)
+    OCCUPYING_STATUSES = (Status.BOOKED, Status.CHECKED_IN, Status.COMPLETED)
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="visits")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="visits")
+    therapist = models.ForeignKey("clinic.User", on_delete=models.PROTECT, related_name="visits")
+    room = models.ForeignKey(
+        "clinic.Room", on_delete=models.PROTECT, null=True, blank=True, related_name="visits"
+    )
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.TREATMENT)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.BOOKED)
+    series = models.ForeignKey(
+        VisitSeries, on_delete=models.SET_NULL, null=True, blank=True, related_name="visits"
+    )
+    booked_by = models.ForeignKey(
+        "clinic.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    cancel_reason = models.CharField(max_length=300, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
+    objects = VisitQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["starts_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")),
+                name="patients_visit_ends_after_starts",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["clinic", "starts_at"], name="patients_visit_clinic_day"),
+            models.Index(fields=["therapist", "starts_at"], name="patients_visit_therapist_day"),
+            models.Index(fields=["room", "starts_at"], name="patients_visit_room_day"),
+            models.Index(fields=["patient", "starts_at"], name="patients_visit_patient"),
+            models.Index(fields=["clinic", "status", "starts_at"], name="patients_visit_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Visit {self.public_id}"

@@ -41,9 +41,10 @@ def _unknown(fields: dict[str, Any], allowed: tuple[str, ...]) -> None:
         raise TypeError(f"Unknown fields: {sorted(unknown)}")
 
 
-def _next_mrns(clinic: Clinic, count: int) -> list[str]:
+def _next_mrns(clinic: Clinic, count: int, reserved: frozenset[str] = frozenset()) -> list[str]:
     """The clinic's next `count` medical record numbers, e.g. RIV-000042, skipping any already
-    taken (an imported MRN may look like a generated one). Holds the sequence row's lock."""
+    taken or `reserved` (an imported MRN may look like a generated one). Holds the sequence
+    row's lock."""
     MrnSequence.objects.get_or_create(clinic=clinic)
     sequence = MrnSequence.objects.select_for_update().get(clinic=clinic)
     prefix = "".join(ch for ch in clinic.slug.upper() if ch.isalnum())[:3] or "PT"
@@ -57,7 +58,7 @@ def _next_mrns(clinic: Clinic, count: int) -> list[str]:
             .filter(mrn__in=candidates)
             .values_list("mrn", flat=True)
         )
-        mrns.extend(mrn for mrn in candidates if mrn not in taken)
+        mrns.extend(mrn for mrn in candidates if mrn not in taken and mrn not in reserved)
     sequence.save(update_fields=["last_value"])
     return mrns
 
@@ -101,7 +102,8 @@ def patient_register_many(*, patients: list[Patient], by: User | None) -> list[P
     if not patients:
         return []
     clinic = patients[0].clinic
-    mrns = iter(_next_mrns(clinic, sum(1 for p in patients if not p.mrn)))
+    given = frozenset(p.mrn for p in patients if p.mrn)
+    mrns = iter(_next_mrns(clinic, sum(1 for p in patients if not p.mrn), reserved=given))
     for patient in patients:
         patient.mrn = patient.mrn or next(mrns)
         derive_search_fields(patient)
@@ -207,6 +209,11 @@ def _check_resolved(start: dt.date | None, resolved_on: dt.date | None) -> None:
         raise ValidationError({"resolved_on": "Cannot be before the onset."})
 
 
+def diagnosis_check(diagnosis: Diagnosis) -> None:
+    """The service's rules for a diagnosis a form built (the admin)."""
+    _check_resolved(diagnosis.onset_date, diagnosis.resolved_on)
+
+
 # --- Precautions -----------------------------------------------------------------------------
 
 PRECAUTION_FIELDS = ("body_region", "side", "noted_on", "resolved_on", "notes")
@@ -223,6 +230,12 @@ def _precaution_kind(code: str) -> PrecautionKind:
 def _check_region(kind: PrecautionKind, body_region: str) -> None:
     if kind.needs_region and not body_region:
         raise ValidationError({"body_region": f"{kind.label} needs the body region it applies to."})
+
+
+def precaution_check(precaution: Precaution) -> None:
+    """The service's rules for a precaution a form built (the admin)."""
+    _check_region(precaution.kind, precaution.body_region)
+    _check_resolved(precaution.noted_on, precaution.resolved_on)
 
 
 @transaction.atomic
