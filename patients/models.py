@@ -319,6 +319,13 @@ class Visit(TimeStamped):
     series = models.ForeignKey(
         VisitSeries, on_delete=models.SET_NULL, null=True, blank=True, related_name="visits"
     )
+    episode = models.ForeignKey(
+        "EpisodeOfCare",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="visits",
+    )
     booked_by = models.ForeignKey(
         "clinic.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -346,3 +353,247 @@ class Visit(TimeStamped):
 
     def __str__(self) -> str:
         return f"Visit {self.public_id}"
+
+
+# --- The clinical record ---------------------------------------------------------------------
+
+
+class BillingRule(models.TextChoices):
+    """How timed minutes become units; a payer setting (CLINICAL.md section 1)."""
+
+    MEDICARE_8_MINUTE = "medicare_8_minute", "Medicare 8-minute rule (total timed minutes)"
+    PER_CODE_8 = "per_code_8", "Rule of eights (each timed code on its own)"
+
+
+class EpisodeOfCare(TimeStamped):
+    """A patient's course of care for one problem, from the initial evaluation to discharge."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        DISCHARGED = "discharged", "Discharged"
+        CLOSED = "closed", "Closed without discharge"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="episodes")
+    therapist = models.ForeignKey(
+        "clinic.User", on_delete=models.PROTECT, related_name="episodes_treated"
+    )
+    primary_diagnosis = models.ForeignKey(
+        Diagnosis, on_delete=models.PROTECT, null=True, blank=True, related_name="episodes"
+    )
+    started_on = models.DateField()
+    ended_on = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    billing_rule = models.CharField(max_length=20, choices=BillingRule.choices)
+    progress_report_clock = models.BooleanField(
+        default=True, help_text="Medicare: a progress report at least every 10 treatment days."
+    )
+    auth_reference = models.CharField("authorization reference", max_length=60, blank=True)
+    auth_visits = models.PositiveSmallIntegerField("authorized visits", null=True, blank=True)
+    auth_units = models.PositiveSmallIntegerField("authorized units", null=True, blank=True)
+    auth_starts_on = models.DateField("authorization starts", null=True, blank=True)
+    auth_ends_on = models.DateField("authorization ends", null=True, blank=True)
+
+    history = HistoricalRecords()
+    objects = ClinicScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_on", "pk"]
+        verbose_name_plural = "episodes of care"
+        indexes = [models.Index(fields=["clinic", "patient"], name="patients_episode_patient")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ended_on__isnull=True) | Q(ended_on__gte=models.F("started_on")),
+                name="patients_episode_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(auth_ends_on__isnull=True)
+                | Q(auth_starts_on__isnull=True)
+                | Q(auth_ends_on__gte=models.F("auth_starts_on")),
+                name="patients_episode_auth_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Episode {self.public_id}"
+
+
+class SignableQuerySet(ClinicScopedQuerySet):
+    def signed(self) -> Self:
+        return self.filter(status="signed")
+
+
+class Evaluation(TimeStamped):
+    """An initial evaluation, re-evaluation, progress report or discharge summary: a SOAP note.
+
+    Once signed it is immutable: the service refuses changes and, on PostgreSQL, a trigger
+    (migration 0007) refuses them too. Corrections are addenda. Edits of a draft carry its
+    `version`, so a stale write is refused instead of silently overwriting a colleague's.
+    """
+
+    class Kind(models.TextChoices):
+        INITIAL = "initial", "Initial evaluation"
+        RE_EVALUATION = "re_evaluation", "Re-evaluation"
+        PROGRESS_REPORT = "progress_report", "Progress report"
+        DISCHARGE = "discharge", "Discharge summary"
+
+    class Complexity(models.TextChoices):
+        LOW = "low", "Low complexity (97161)"
+        MODERATE = "moderate", "Moderate complexity (97162)"
+        HIGH = "high", "High complexity (97163)"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SIGNED = "signed", "Signed"
+
+    CPT_BY_COMPLEXITY = {"low": "97161", "moderate": "97162", "high": "97163"}
+    RE_EVALUATION_CPT = "97164"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    episode = models.ForeignKey(EpisodeOfCare, on_delete=models.PROTECT, related_name="evaluations")
+    visit = models.ForeignKey(
+        "Visit", on_delete=models.PROTECT, null=True, blank=True, related_name="evaluations"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    author = models.ForeignKey("clinic.User", on_delete=models.PROTECT, related_name="+")
+    performed_on = models.DateField()
+    # Subjective: history, pain_location, aggravating, easing, red_flags {item: bool}.
+    subjective = models.JSONField(default=dict, blank=True)
+    # Objective: range_of_motion {movement: degrees}, strength {muscle group: 0-5},
+    # special_tests {test: "positive"|"negative"|...}, findings (text).
+    objective = models.JSONField(default=dict, blank=True)
+    diagnoses = models.JSONField(
+        default=list, blank=True, help_text="The diagnoses assessed: [{icd10_code, description}]."
+    )
+    complexity = models.CharField(max_length=8, choices=Complexity.choices, blank=True)
+    assessment = models.TextField(blank=True)
+    plan = models.TextField(blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
+    version = models.PositiveIntegerField(default=1)
+    signed_at = models.DateTimeField(null=True, blank=True)
+    signed_by = models.ForeignKey(
+        "clinic.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    history = HistoricalRecords()
+    objects = SignableQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["performed_on", "pk"]
+        indexes = [models.Index(fields=["clinic", "episode"], name="patients_evaluation_episode")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(signed_at__isnull=False, signed_by__isnull=False),
+                name="patients_evaluation_signed_has_signer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Evaluation {self.public_id}"
+
+    @property
+    def cpt_code(self) -> str | None:
+        if self.kind == self.Kind.INITIAL:
+            return self.CPT_BY_COMPLEXITY.get(self.complexity)
+        if self.kind == self.Kind.RE_EVALUATION:
+            return self.RE_EVALUATION_CPT
+        return None
+
+
+class Goal(TimeStamped):
+    class Term(models.TextChoices):
+        SHORT = "short", "Short term"
+        LONG = "long", "Long term"
+
+    class Status(models.TextChoices):
+        PROGRESSING = "progressing", "Progressing"
+        MET = "met", "Met"
+        NOT_MET = "not_met", "Not met"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    episode = models.ForeignKey(EpisodeOfCare, on_delete=models.PROTECT, related_name="goals")
+    term = models.CharField(max_length=5, choices=Term.choices)
+    description = models.CharField(max_length=300, help_text="Measurable: what, how much, when.")
+    target_date = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PROGRESSING)
+
+    history = HistoricalRecords()
+    objects = ClinicScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["term", "target_date", "pk"]
+
+    def __str__(self) -> str:
+        return f"Goal {self.public_id}"
+
+
+class OutcomeMeasure(TimeStamped):
+    """A questionnaire or scale as answered: the raw answers and the instrument version are kept;
+    the score is computed from them by patients.outcomes (and stored for reports)."""
+
+    class Instrument(models.TextChoices):
+        NPRS = "nprs", "Numeric Pain Rating Scale"
+        ODI = "odi", "Oswestry Disability Index"
+        RMDQ = "rmdq", "Roland-Morris Disability Questionnaire"
+        PSFS = "psfs", "Patient-Specific Functional Scale"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    episode = models.ForeignKey(
+        EpisodeOfCare, on_delete=models.PROTECT, related_name="outcome_measures"
+    )
+    evaluation = models.ForeignKey(
+        Evaluation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="outcome_measures",
+    )
+    visit = models.ForeignKey(
+        "Visit", on_delete=models.PROTECT, null=True, blank=True, related_name="outcome_measures"
+    )
+    instrument = models.CharField(max_length=8, choices=Instrument.choices)
+    version = models.CharField(max_length=12)
+    answers = models.JSONField()
+    score = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
+    recorded_on = models.DateField()
+    recorded_by = models.ForeignKey("clinic.User", on_delete=models.PROTECT, related_name="+")
+    entered_in_error = models.BooleanField(default=False)
+
+    history = HistoricalRecords()
+    objects = ClinicScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["recorded_on", "pk"]
+        indexes = [
+            models.Index(
+                fields=["clinic", "episode", "instrument", "recorded_on"],
+                name="patients_outcome_series",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument} {self.public_id}"
+
+
+class EvaluationAddendum(models.Model):
+    """A correction or addition to a signed evaluation: append-only, with author and time."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    evaluation = models.ForeignKey(Evaluation, on_delete=models.PROTECT, related_name="addenda")
+    author = models.ForeignKey("clinic.User", on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ClinicScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name_plural = "evaluation addenda"
+
+    def __str__(self) -> str:
+        return f"Addendum {self.public_id}"

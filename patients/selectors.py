@@ -84,7 +84,7 @@ def precaution_kind_list() -> QuerySet[PrecautionKind]:
 def visit_list(*, clinic: Clinic) -> QuerySet[Visit]:
     return (
         Visit.objects.for_clinic(clinic)
-        .select_related("patient", "therapist", "room")
+        .select_related("patient", "therapist", "room", "episode")
         .order_by("starts_at", "pk")
     )
 

@@ -28,7 +28,7 @@ from clinic.errors import ApplicationError, ConflictError
 from clinic.models import Clinic, Membership, Room, TimeOff, User
 from clinic.records import record_save
 from patients.availability import ClinicCalendar, Slot, clinic_calendar, free_slots
-from patients.models import Patient, Visit, VisitSeries
+from patients.models import EpisodeOfCare, Patient, Visit, VisitSeries
 from patients.scheduling import (
     Interval,
     LocalTimeError,
@@ -78,6 +78,16 @@ def check_parties(*, clinic: Clinic, patient: Patient, therapist: User, room: Ro
         raise ValidationError({"therapist": "No active therapist with this id in this clinic."})
     if room is not None and (room.clinic_id != clinic.pk or not room.active):
         raise ValidationError({"room": "No active room with this id in this clinic."})
+
+
+def check_episode(*, patient: Patient, episode: EpisodeOfCare | None) -> None:
+    """A visit may belong to an active episode of care of the same patient."""
+    if episode is None:
+        return
+    if episode.patient_id != patient.pk:
+        raise ValidationError({"episode": "No episode of care with this id for this patient."})
+    if episode.status != EpisodeOfCare.Status.ACTIVE:
+        raise ValidationError({"episode": "The episode of care has ended."})
 
 
 def check_times(*, clinic: Clinic, starts_at: dt.datetime, ends_at: dt.datetime) -> None:
@@ -283,9 +293,11 @@ def visit_book(
     by: User | None,
     room: Room | None = None,
     kind: str = Visit.Kind.TREATMENT,
+    episode: EpisodeOfCare | None = None,
 ) -> Visit:
     """Book one visit. 400 for bad input or outside hours; 409 for what is in the way."""
     check_parties(clinic=clinic, patient=patient, therapist=therapist, room=room)
+    check_episode(patient=patient, episode=episode)
     check_times(clinic=clinic, starts_at=starts_at, ends_at=ends_at)
     if kind not in Visit.Kind.values:
         raise ValidationError({"kind": f"Unknown kind {kind!r}."})
@@ -314,6 +326,7 @@ def visit_book(
             starts_at=starts_at,
             ends_at=ends_at,
             kind=kind,
+            episode=episode,
             booked_by=by,
             status_changed_at=timezone.now(),
         )
@@ -635,9 +648,11 @@ def series_book(
     accept: list[int] | None = None,
     room: Room | None = None,
     kind: str = Visit.Kind.TREATMENT,
+    episode: EpisodeOfCare | None = None,
 ) -> tuple[VisitSeries, list[Visit]]:
     """Book the accepted occurrences (all bookable ones by default) in one transaction: all or
     none. An accepted occurrence that cannot be booked is a 409 naming it."""
+    check_episode(patient=patient, episode=episode)
 
     def book() -> tuple[VisitSeries, list[Visit]]:
         _lock_therapist(therapist)
@@ -689,6 +704,7 @@ def series_book(
                 starts_at=o.starts_at,
                 ends_at=o.ends_at,
                 kind=kind,
+                episode=episode,
                 series=series,
                 booked_by=by,
                 status_changed_at=now,

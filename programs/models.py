@@ -18,6 +18,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from clinic.models import TimeStamped
+from clinic.tenancy import ClinicScopedQuerySet
 from patients.vocabulary import BodyRegion
 from programs.contraindications import ANY, OVER_AREA, REFUSE, REGIONS, WARN
 from programs.parameters import spec_problems
@@ -322,3 +323,219 @@ class ContraindicationRule(TimeStamped):
             raise ValidationError(
                 {"regions": "Regions apply only to the 'listed regions' scope; clear them."}
             )
+
+
+# --- Plan of care ----------------------------------------------------------------------------
+
+
+class PlanOfCare(TimeStamped):
+    """The therapist's plan for an episode: how often, how long, what. Certified for at most 90
+    days from the first treatment; recertification makes a new version that supersedes this one."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUPERSEDED = "superseded", "Superseded"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey("clinic.Clinic", on_delete=models.PROTECT, related_name="+")
+    episode = models.ForeignKey(
+        "patients.EpisodeOfCare", on_delete=models.PROTECT, related_name="plans"
+    )
+    version = models.PositiveSmallIntegerField(default=1)
+    supersedes = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    frequency_per_week = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(7)]
+    )
+    duration_weeks = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(52)]
+    )
+    starts_on = models.DateField()
+    first_treatment_on = models.DateField(
+        null=True, blank=True, help_text="The 90-day certification counts from this day."
+    )
+    certified_until = models.DateField()
+    physician_name = models.CharField(max_length=200, blank=True)
+    physician_signed_on = models.DateField(null=True, blank=True)
+    verbal_order_on = models.DateField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+    created_by = models.ForeignKey("clinic.User", on_delete=models.PROTECT, related_name="+")
+
+    history = HistoricalRecords()
+    objects = ClinicScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["episode", "-version"]
+        verbose_name_plural = "plans of care"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["episode", "version"], name="programs_planofcare_unique_version"
+            ),
+            models.UniqueConstraint(
+                fields=["episode"],
+                condition=Q(status="active"),
+                name="programs_planofcare_one_active_per_episode",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Plan {self.public_id} v{self.version}"
+
+
+class PlannedModality(models.Model):
+    plan = models.ForeignKey(PlanOfCare, on_delete=models.CASCADE, related_name="modalities")
+    modality = models.ForeignKey(Modality, on_delete=models.PROTECT, related_name="+")
+    parameters = models.JSONField(default=dict, blank=True)
+    body_region = models.CharField(max_length=24, choices=BodyRegion.choices, blank=True)
+    minutes = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(120)]
+    )
+    override_justification = models.TextField(blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["plan", "pk"]
+
+    def __str__(self) -> str:
+        return f"Planned {self.modality_id}"
+
+
+class PlannedExercise(models.Model):
+    plan = models.ForeignKey(PlanOfCare, on_delete=models.CASCADE, related_name="exercises")
+    exercise = models.ForeignKey(Exercise, on_delete=models.PROTECT, related_name="+")
+    sets = _dose(1, 20, "Sets.")
+    reps = _dose(1, 100, "Repetitions per set.")
+    hold_seconds = _dose(1, 600, "Seconds each repetition is held.")
+    times_per_day = _dose(1, 10, "Sessions a day.")
+    days_per_week = _dose(1, 7, "Days a week.")
+    override_justification = models.TextField(blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["plan", "pk"]
+
+    def __str__(self) -> str:
+        return f"Planned {self.exercise_id}"
+
+
+# --- Treatment notes -------------------------------------------------------------------------
+
+
+class TreatmentNote(TimeStamped):
+    """What was done at one visit, with its billing lines. Signed notes are immutable (the
+    service refuses, and on PostgreSQL a trigger refuses too); corrections are addenda. Edits of
+    a draft carry `version`, so a stale write is refused rather than silently lost."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SIGNED = "signed", "Signed"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey("clinic.Clinic", on_delete=models.PROTECT, related_name="+")
+    visit = models.OneToOneField(
+        "patients.Visit", on_delete=models.PROTECT, related_name="treatment_note"
+    )
+    episode = models.ForeignKey(
+        "patients.EpisodeOfCare", on_delete=models.PROTECT, related_name="treatment_notes"
+    )
+    author = models.ForeignKey("clinic.User", on_delete=models.PROTECT, related_name="+")
+    subjective = models.TextField(blank=True)
+    assessment = models.TextField(blank=True)
+    notes = models.TextField(blank=True)
+    billing_rule = models.CharField(
+        max_length=20, help_text="The episode's rule when the units were computed."
+    )
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
+    version = models.PositiveIntegerField(default=1)
+    signed_at = models.DateTimeField(null=True, blank=True)
+    signed_by = models.ForeignKey(
+        "clinic.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    history = HistoricalRecords()
+    objects = ClinicScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(signed_at__isnull=False, signed_by__isnull=False),
+                name="programs_treatmentnote_signed_has_signer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Treatment note {self.public_id}"
+
+
+class DeliveredModality(models.Model):
+    note = models.ForeignKey(TreatmentNote, on_delete=models.CASCADE, related_name="modalities")
+    modality = models.ForeignKey(Modality, on_delete=models.PROTECT, related_name="+")
+    parameters = models.JSONField(default=dict, blank=True)
+    minutes = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(240)]
+    )
+    body_region = models.CharField(max_length=24, choices=BodyRegion.choices, blank=True)
+    override_justification = models.TextField(blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["note", "pk"]
+        verbose_name_plural = "delivered modalities"
+
+    def __str__(self) -> str:
+        return f"Delivered {self.modality_id}"
+
+
+class DeliveredExercise(models.Model):
+    note = models.ForeignKey(TreatmentNote, on_delete=models.CASCADE, related_name="exercises")
+    exercise = models.ForeignKey(Exercise, on_delete=models.PROTECT, related_name="+")
+    sets = _dose(1, 20, "Sets.")
+    reps = _dose(1, 100, "Repetitions per set.")
+    hold_seconds = _dose(1, 600, "Seconds each repetition is held.")
+    notes = models.CharField(max_length=300, blank=True)
+    override_justification = models.TextField(blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["note", "pk"]
+
+    def __str__(self) -> str:
+        return f"Delivered {self.exercise_id}"
+
+
+class BillingLine(models.Model):
+    """One CPT code billed for a visit: minutes, units by the episode's rule, modifiers."""
+
+    note = models.ForeignKey(TreatmentNote, on_delete=models.CASCADE, related_name="billing_lines")
+    cpt_code = models.CharField(max_length=5, validators=[validate_cpt_code])
+    minutes = models.PositiveSmallIntegerField()
+    units = models.PositiveSmallIntegerField()
+    timed = models.BooleanField()
+    modifiers = models.CharField(max_length=20, default="GP")
+
+    class Meta:
+        ordering = ["note", "cpt_code"]
+
+    def __str__(self) -> str:
+        return f"{self.cpt_code} x{self.units}"
+
+
+class TreatmentNoteAddendum(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey("clinic.Clinic", on_delete=models.PROTECT, related_name="+")
+    note = models.ForeignKey(TreatmentNote, on_delete=models.PROTECT, related_name="addenda")
+    author = models.ForeignKey("clinic.User", on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ClinicScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name_plural = "treatment note addenda"
+
+    def __str__(self) -> str:
+        return f"Addendum {self.public_id}"

@@ -67,6 +67,7 @@ class VisitSerializer(serializers.ModelSerializer):
     starts_at = ClinicDateTimeField()
     ends_at = ClinicDateTimeField()
     series = serializers.UUIDField(source="series.public_id", allow_null=True, default=None)
+    episode = serializers.UUIDField(source="episode.public_id", allow_null=True, default=None)
     allowed_actions = serializers.SerializerMethodField()
 
     class Meta:
@@ -82,6 +83,7 @@ class VisitSerializer(serializers.ModelSerializer):
             "status",
             "cancel_reason",
             "series",
+            "episode",
             "allowed_actions",
         ]
 
@@ -93,6 +95,7 @@ class VisitSerializer(serializers.ModelSerializer):
 
 class VisitBookSerializer(serializers.Serializer):
     patient = serializers.UUIDField()
+    episode = serializers.UUIDField(required=False, allow_null=True)
     therapist = serializers.UUIDField()
     room = serializers.UUIDField(required=False, allow_null=True)
     kind = serializers.ChoiceField(choices=Visit.Kind.choices, default=Visit.Kind.TREATMENT)
@@ -160,6 +163,7 @@ class VisitListQuerySerializer(serializers.Serializer):
 
 class SeriesSerializer(serializers.Serializer):
     patient = serializers.UUIDField()
+    episode = serializers.UUIDField(required=False, allow_null=True)
     therapist = serializers.UUIDField()
     room = serializers.UUIDField(required=False, allow_null=True)
     kind = serializers.ChoiceField(choices=Visit.Kind.choices, default=Visit.Kind.TREATMENT)

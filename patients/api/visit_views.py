@@ -25,7 +25,7 @@ from clinic.models import Clinic, Room, User
 from patients import selectors, visits
 from patients.api import visit_serializers as vs
 from patients.availability import clinic_therapists
-from patients.models import Patient, Visit
+from patients.models import EpisodeOfCare, Patient, Visit
 from patients.scheduling import local_day_bounds
 
 
@@ -41,6 +41,19 @@ def _therapist(clinic: Clinic, public_id: Any) -> User:
     if therapist is None:
         raise ValidationError({"therapist": "No therapist with this id in this clinic."})
     return therapist
+
+
+def _episode(clinic: Clinic, patient: Patient, public_id: Any) -> EpisodeOfCare | None:
+    if public_id is None:
+        return None
+    episode = (
+        EpisodeOfCare.objects.for_clinic(clinic)
+        .filter(patient=patient, public_id=public_id)
+        .first()
+    )
+    if episode is None:
+        raise ValidationError({"episode": "No episode of care with this id for this patient."})
+    return episode
 
 
 def _room(clinic: Clinic, public_id: Any) -> Room | None:
@@ -192,9 +205,11 @@ class VisitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicScope
     @extend_schema(request=vs.VisitBookSerializer, responses={201: vs.VisitSerializer})
     def create(self, request: Request, clinic_id: str) -> Response:
         data = self._validated(vs.VisitBookSerializer)
+        patient = _patient(self.clinic, data["patient"])
         visit = visits.visit_book(
             clinic=self.clinic,
-            patient=_patient(self.clinic, data["patient"]),
+            patient=patient,
+            episode=_episode(self.clinic, patient, data.get("episode")),
             therapist=_therapist(self.clinic, data["therapist"]),
             room=_room(self.clinic, data.get("room")),
             starts_at=data["starts_at"],
@@ -249,9 +264,10 @@ class VisitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicScope
 
 class _SeriesApi(_CalendarApi):
     def series_args(self, data: dict[str, Any]) -> dict[str, Any]:
+        patient = _patient(self.clinic, data["patient"])
         return {
             "clinic": self.clinic,
-            "patient": _patient(self.clinic, data["patient"]),
+            "patient": patient,
             "therapist": _therapist(self.clinic, data["therapist"]),
             "room": _room(self.clinic, data.get("room")),
             "weekdays": data["weekdays"],
@@ -294,8 +310,10 @@ class SeriesBookApi(_SeriesApi):
         serializer = vs.SeriesBookSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        args = self.series_args(data)
         series, _ = visits.series_book(
-            **self.series_args(data),
+            **args,
+            episode=_episode(self.clinic, args["patient"], data.get("episode")),
             accept=data.get("accept"),
             kind=data["kind"],
             by=actor(request),
