@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import pytest
 from django.db.models import Model
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from clinic.capabilities import Role
@@ -18,6 +20,12 @@ from tests.factories import (
     UserFactory,
     therapist_in,
 )
+
+# Property tests run on loaded CI machines: no per-example deadline, same number of examples.
+hypothesis_settings.register_profile(
+    "project", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("project")
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,349 @@
+"""Measuring operations: time, SQL queries and outcome of each call, against a raw baseline.
+
+An `Operation` is an entry in `bench.operations.OPERATIONS`: how to make its inputs (unmeasured),
+how to run one call (measured), what outcome to expect, which raw baseline it is compared with
+and what its targets are. `measure()` runs each one `warmup + iterations` times and keeps:
+
+- wall time of the call (median, p95), in this process, against this database;
+- SQL statements per call, as Django's connection saw them (`CaptureQueriesContext`), including
+  BEGIN, COMMIT, SAVEPOINT and RELEASE (each is a round trip), which are also counted apart;
+- outcomes that were not the expected one (an exception, a 500, a 201 where a 409 was due) as
+  errors, with the first few kept as examples.
+
+Raw baselines run with psycopg directly on the same connection (the same session, driver and
+settings), bypassing Django: one statement each, so their query count is 1 by definition.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import json
+import logging
+import math
+import random
+import statistics
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from django.db import connection
+from django.db.models import QuerySet
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from bench.seed import BOOKER_PREFIX, META_TABLE, RAW_TABLE
+from clinic.capabilities import Role
+from clinic.models import Clinic, Membership, User
+from patients.models import Visit
+
+# Django logs these too; each is a round trip, so they count, and are also shown apart.
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an operation must achieve besides running without errors."""
+
+    max_queries: int | None = None
+    max_ratio: float | None = None  # median / the baseline's median
+    constant_queries: bool = False  # the same count for every input (clinic, day, data)
+
+    def describe(self) -> str:
+        parts = []
+        if self.max_queries is not None:
+            parts.append(f"<={self.max_queries} q")
+        if self.max_ratio is not None:
+            parts.append(f"<={self.max_ratio:g}x")
+        if self.constant_queries:
+            parts.append("const q")
+        return ", ".join(parts) or "-"
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    inputs: Callable[[Bench, int], Sequence[Any]]  # n inputs, made before the clock starts
+    run: Callable[[Bench, Any], str]  # one call; returns its outcome ("201", "booked", ...)
+    expect: str
+    baseline: str | None = None  # the name of the raw operation it is compared with
+    target: Target = Target()
+    cleanup: Callable[[Bench], None] | None = None  # after the last call, even on failure
+    raw: bool = False  # a psycopg baseline: one statement, not seen by Django
+
+
+@dataclass
+class Result:
+    name: str
+    n: int
+    median_ms: float
+    p95_ms: float
+    max_ms: float
+    queries_min: int
+    queries_max: int
+    transaction_statements: int  # of queries_max: BEGIN, COMMIT, SAVEPOINT, RELEASE...
+    errors: int
+    error_examples: list[str]
+    expect: str
+    baseline: str | None
+    target: Target
+    ratio: float | None = None
+    failures: list[str] = field(default_factory=list)
+    sql: list[str] = field(default_factory=list)  # the statements of the last call
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    @property
+    def queries(self) -> str:
+        if self.queries_min == self.queries_max:
+            return str(self.queries_max)
+        return f"{self.queries_min}-{self.queries_max}"
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["target"] = asdict(self.target)
+        data["passed"] = self.passed
+        return data
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+# --- The context every operation gets --------------------------------------------------------
+
+
+@dataclass
+class BenchClinic:
+    clinic: Clinic
+    booker: User
+    client: APIClient
+    therapists: list[User]
+
+
+class Bench:
+    """The seeded practice as the operations see it: clinics, their bench bookers (an API token
+    each), the days the seed covers, and a random generator fixed for repeatable inputs."""
+
+    def __init__(self, *, rng_seed: int = 7) -> None:
+        self.rng = random.Random(rng_seed)  # noqa: S311 (repeatable inputs, not secrets)
+        self.now = timezone.now()
+        bookers = {membership.clinic_id: membership.user for membership in _booker_memberships()}
+        if not bookers:
+            raise RuntimeError("No seeded bench clinic (no bench booker): seed first.")
+        therapists: dict[int, list[User]] = {}
+        for user, clinic_id in _therapists(list(bookers)):
+            therapists.setdefault(clinic_id, []).append(user)
+        self.clinics: list[BenchClinic] = []
+        for clinic in Clinic.objects.filter(pk__in=list(bookers)).order_by("pk"):
+            client = APIClient(raise_request_exception=False)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {bookers[clinic.pk].auth_token.key}")
+            self.clinics.append(
+                BenchClinic(clinic, bookers[clinic.pk], client, therapists.get(clinic.pk, []))
+            )
+        self.booker_ids = [c.booker.pk for c in self.clinics]
+        self.first_day, self.last_day = _seeded_span()
+
+    def clinic_today(self, bench_clinic: BenchClinic) -> dt.date:
+        return self.now.astimezone(bench_clinic.clinic.tz).date()
+
+    def future_days(self, bench_clinic: BenchClinic, count: int) -> list[dt.date]:
+        """The next `count` days after today at the clinic."""
+        today = self.clinic_today(bench_clinic)
+        return [today + dt.timedelta(days=offset) for offset in range(1, count + 1)]
+
+    def seeded_days(self) -> list[dt.date]:
+        """Every day the seed covers (past and future)."""
+        days = (self.last_day - self.first_day).days + 1
+        return [self.first_day + dt.timedelta(days=offset) for offset in range(days)]
+
+    def raw_cursor(self) -> Any:
+        """A psycopg cursor on Django's own connection (same session), bypassing Django."""
+        connection.ensure_connection()
+        if connection.connection is None:
+            raise RuntimeError("No database connection.")
+        return connection.connection.cursor()
+
+    def delete_bench_visits(self) -> int:
+        """Visits (and their history) booked by the bench bookers: never part of the seed."""
+        with self.raw_cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM patients_historicalvisit WHERE booked_by_id = ANY(%s)",
+                [self.booker_ids],
+            )
+            cursor.execute(
+                "DELETE FROM patients_visit WHERE booked_by_id = ANY(%s)", [self.booker_ids]
+            )
+            return int(cursor.rowcount)
+
+
+def _booker_memberships() -> QuerySet[Membership]:
+    return (
+        Membership.objects.filter(user__username__startswith=BOOKER_PREFIX, active=True)
+        .select_related("user", "user__auth_token")
+        .order_by("clinic_id")
+    )
+
+
+def _therapists(clinic_ids: list[int]) -> Iterator[tuple[User, int]]:
+    for membership in (
+        Membership.objects.filter(clinic_id__in=clinic_ids, role=Role.THERAPIST, active=True)
+        .select_related("user")
+        .order_by("clinic_id", "user_id")
+    ):
+        yield membership.user, membership.clinic_id
+
+
+def _seeded_span() -> tuple[dt.date, dt.date]:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT value FROM {META_TABLE} WHERE key = 'seed'")  # noqa: S608
+        row = cursor.fetchone()
+    value = row[0] if row else None
+    if isinstance(value, str):
+        value = json.loads(value)
+    if value:
+        return dt.date.fromisoformat(value["first_day"]), dt.date.fromisoformat(value["last_day"])
+    first = Visit.objects.order_by("starts_at").values_list("starts_at", flat=True).first()
+    last = Visit.objects.order_by("-starts_at").values_list("starts_at", flat=True).first()
+    today = timezone.now().date()
+    return (first.date() if first else today), (last.date() if last else today)
+
+
+# --- Measuring -------------------------------------------------------------------------------
+
+
+@contextmanager
+def _quiet_request_log() -> Iterator[None]:
+    """4xx/5xx responses are outcomes we count; Django would also log each one."""
+    logger = logging.getLogger("django.request")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def measure(bench: Bench, operation: Operation, *, iterations: int, warmup: int) -> Result:
+    inputs = list(operation.inputs(bench, warmup + iterations))
+    if len(inputs) < warmup + iterations:
+        raise RuntimeError(
+            f"{operation.name}: only {len(inputs)} inputs for {warmup + iterations} calls"
+        )
+    times: list[float] = []
+    counts: list[int] = []
+    control: list[int] = []
+    errors = 0
+    examples: list[str] = []
+    last_sql: list[str] = []
+    gc.collect()
+    try:
+        with _quiet_request_log():
+            for index, item in enumerate(inputs):
+                connection.queries_log.clear()  # a full log (9000) would hide new queries
+                with CaptureQueriesContext(connection) as captured:
+                    started = time.perf_counter_ns()
+                    try:
+                        outcome = operation.run(bench, item)
+                    except Exception as exc:  # counted and reported, never hidden
+                        outcome = f"{type(exc).__name__}: {exc}"
+                    elapsed = time.perf_counter_ns() - started
+                if index < warmup:
+                    continue
+                statements = [q["sql"] for q in captured.captured_queries]
+                times.append(elapsed / 1e6)
+                counts.append(1 if operation.raw else len(statements))
+                control.append(sum(s.startswith(TRANSACTION_CONTROL) for s in statements))
+                last_sql = statements
+                if outcome != operation.expect:
+                    errors += 1
+                    if len(examples) < 3:
+                        examples.append(outcome[:300])
+    finally:
+        if operation.cleanup is not None:
+            operation.cleanup(bench)
+    widest = max(range(len(counts)), key=counts.__getitem__)
+    return Result(
+        name=operation.name,
+        n=len(times),
+        median_ms=statistics.median(times),
+        p95_ms=percentile(times, 0.95),
+        max_ms=max(times),
+        queries_min=min(counts),
+        queries_max=counts[widest],
+        transaction_statements=control[widest],
+        errors=errors,
+        error_examples=examples,
+        expect=operation.expect,
+        baseline=operation.baseline,
+        target=operation.target,
+        sql=last_sql,
+    )
+
+
+def judge(results: list[Result]) -> None:
+    """Ratios to the baselines, and which targets each result misses."""
+    by_name = {r.name: r for r in results}
+    for result in results:
+        base = by_name.get(result.baseline) if result.baseline else None
+        if base is not None and base.median_ms > 0:
+            result.ratio = result.median_ms / base.median_ms
+        target = result.target
+        failures = []
+        if result.errors:
+            failures.append(f"{result.errors} of {result.n} not {result.expect}")
+        if target.max_queries is not None and result.queries_max > target.max_queries:
+            failures.append(f"{result.queries_max} queries > {target.max_queries}")
+        if target.max_ratio is not None:
+            if result.ratio is None:
+                failures.append("no baseline")
+            elif result.ratio > target.max_ratio:
+                failures.append(f"{result.ratio:.1f}x > {target.max_ratio:g}x")
+        if target.constant_queries and result.queries_min != result.queries_max:
+            failures.append(f"queries vary {result.queries}")
+        result.failures = failures
+
+
+def run_all(
+    operations: Sequence[Operation],
+    *,
+    iterations: int,
+    warmup: int,
+    only: Sequence[str] = (),
+    progress: Callable[[str], None] | None = None,
+) -> list[Result]:
+    """Measure each operation (baselines first, so ratios have something to divide by)."""
+    bench = Bench()
+    bench.delete_bench_visits()  # whatever an interrupted earlier run left
+    chosen = [
+        op
+        for op in operations
+        if not only or op.raw or any(word.lower() in op.name.lower() for word in only)
+    ]
+    results = []
+    for operation in sorted(chosen, key=lambda op: not op.raw):
+        if progress:
+            progress(operation.name)
+        results.append(measure(bench, operation, iterations=iterations, warmup=warmup))
+    judge(results)
+    return results
+
+
+__all__ = [
+    "RAW_TABLE",
+    "Bench",
+    "BenchClinic",
+    "Operation",
+    "Result",
+    "Target",
+    "judge",
+    "measure",
+    "run_all",
+]
