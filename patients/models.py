@@ -266,6 +266,9 @@ class VisitSeries(TimeStamped):
         return f"Series {self.public_id}"
 
 
+MAX_VISIT_LENGTH = dt.timedelta(hours=4)
+
+
 class VisitQuerySet(ClinicScopedQuerySet):
     def occupying(self) -> Self:
         """Visits that hold their time: booked, checked in or completed."""
@@ -275,8 +278,17 @@ class VisitQuerySet(ClinicScopedQuerySet):
         return self.filter(status__in=Visit.LIVE_STATUSES)
 
     def overlapping(self, starts_at: dt.datetime, ends_at: dt.datetime) -> Self:
-        """Half-open overlap: a visit ending at 10:00 does not overlap one starting at 10:00."""
-        return self.filter(starts_at__lt=ends_at, ends_at__gt=starts_at)
+        """Half-open overlap: a visit ending at 10:00 does not overlap one starting at 10:00.
+
+        No visit is longer than MAX_VISIT_LENGTH (the booking service's rule), so the search
+        also has a lower bound on the start: the (…, starts_at) indexes then read only the
+        window, not every earlier visit of the therapist, room or clinic.
+        """
+        return self.filter(
+            starts_at__lt=ends_at,
+            starts_at__gt=starts_at - MAX_VISIT_LENGTH,
+            ends_at__gt=starts_at,
+        )
 
 
 class Visit(TimeStamped):

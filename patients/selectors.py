@@ -1,4 +1,5 @@
-"""Reads about patients, always scoped by clinic first."""
+"""Reads about patients, always scoped by clinic first (the clinical record's reads are in
+patients.clinical_selectors)."""
 
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ def precaution_kind_list() -> QuerySet[PrecautionKind]:
 def visit_list(*, clinic: Clinic) -> QuerySet[Visit]:
     return (
         Visit.objects.for_clinic(clinic)
-        .select_related("patient", "therapist", "room", "episode")
+        .select_related("patient", "therapist", "room", "episode", "series")
         .order_by("starts_at", "pk")
     )
 
@@ -125,7 +126,7 @@ def day_calendar(*, clinic: Clinic, day: dt.date) -> DayCalendar:
         )
         .order_by("last_name", "first_name", "pk")
     )
-    visits = list(visit_list(clinic=clinic).filter(starts_at__lt=end, ends_at__gt=start))
+    visits = list(visit_list(clinic=clinic).overlapping(start, end))  # type: ignore[attr-defined]
     return DayCalendar(
         clinic=clinic,
         day=day,

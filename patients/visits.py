@@ -19,16 +19,25 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, Q
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from clinic.capabilities import Role
 from clinic.errors import ApplicationError, ConflictError
-from clinic.models import Clinic, Membership, Room, TimeOff, User
+from clinic.models import (
+    Clinic,
+    Closure,
+    Membership,
+    OpeningHours,
+    Room,
+    TimeOff,
+    User,
+    WorkingHours,
+)
 from clinic.records import record_save
 from patients.availability import ClinicCalendar, Slot, clinic_calendar, free_slots
-from patients.models import EpisodeOfCare, Patient, Visit, VisitSeries
+from patients.models import MAX_VISIT_LENGTH, EpisodeOfCare, Patient, Visit, VisitSeries
 from patients.scheduling import (
     Interval,
     LocalTimeError,
@@ -44,7 +53,7 @@ from patients.scheduling import (
 T = TypeVar("T")
 
 MIN_DURATION = dt.timedelta(minutes=5)
-MAX_DURATION = dt.timedelta(hours=4)
+MAX_DURATION = MAX_VISIT_LENGTH
 PAST_GRACE = dt.timedelta(minutes=15)
 MAX_SERIES = 60
 ALTERNATIVE_SEARCH_DAYS = 7
@@ -65,16 +74,21 @@ def _span(start: dt.datetime, end: dt.datetime, clinic: Clinic) -> str:
     return f"{local_start:%Y-%m-%d %H:%M} to {local_end.strftime(end_fmt)} ({clinic.timezone})"
 
 
-def check_parties(*, clinic: Clinic, patient: Patient, therapist: User, room: Room | None) -> None:
-    """Never trust a foreign id: the patient, therapist and room must be the clinic's."""
+def check_parties(
+    *,
+    clinic: Clinic,
+    patient: Patient,
+    therapist: User,
+    room: Room | None,
+    check_therapist: bool = True,
+) -> None:
+    """Never trust a foreign id: the patient, therapist and room must be the clinic's.
+    (`check_therapist=False` when the caller checks the therapist under the row lock.)"""
     if patient.clinic_id != clinic.pk:
         raise ValidationError({"patient": "No patient with this id in this clinic."})
     if patient.is_archived:
         raise ValidationError({"patient": "The patient's record is archived; restore it first."})
-    is_therapist = Membership.objects.for_clinic(clinic).filter(
-        user=therapist, role=Role.THERAPIST, active=True, user__is_active=True
-    )
-    if not is_therapist.exists():
+    if check_therapist and not _therapists_of(clinic).filter(pk=therapist.pk).exists():
         raise ValidationError({"therapist": "No active therapist with this id in this clinic."})
     if room is not None and (room.clinic_id != clinic.pk or not room.active):
         raise ValidationError({"room": "No active room with this id in this clinic."})
@@ -90,9 +104,16 @@ def check_episode(*, patient: Patient, episode: EpisodeOfCare | None) -> None:
         raise ValidationError({"episode": "The episode of care has ended."})
 
 
-def check_times(*, clinic: Clinic, starts_at: dt.datetime, ends_at: dt.datetime) -> None:
-    if timezone.is_naive(starts_at) or timezone.is_naive(ends_at):
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """An aware datetime as UTC. Python adds and compares datetimes of one zone as wall-clock
+    times, which is wrong across a DST change; the services do their arithmetic in UTC."""
+    if timezone.is_naive(moment):
         raise ValueError("visit times must be aware datetimes")
+    return moment.astimezone(dt.UTC)
+
+
+def check_times(*, clinic: Clinic, starts_at: dt.datetime, ends_at: dt.datetime) -> None:
+    starts_at, ends_at = as_utc(starts_at), as_utc(ends_at)
     if ends_at <= starts_at:
         raise ValidationError({"ends_at": "Must be after the start."})
     if ends_at - starts_at < MIN_DURATION:
@@ -251,33 +272,97 @@ def _retrying(work: Callable[[], T], *, attempts: int = 4) -> T:
     raise AssertionError("unreachable")
 
 
-def _lock_therapist(therapist: User) -> None:
-    list(User.objects.select_for_update().filter(pk=therapist.pk).values_list("pk", flat=True))
+def _therapists_of(clinic: Clinic) -> Any:
+    return User.objects.filter(
+        is_active=True,
+        pk__in=Membership.objects.for_clinic(clinic)
+        .filter(role=Role.THERAPIST, active=True)
+        .values("user_id"),
+    )
 
 
-def _insert(visits: list[Visit], *, clinic: Clinic, by: User | None) -> list[Visit]:
-    """Insert under a savepoint; a violated exclusion constraint becomes a 409 naming the visit."""
-    try:
-        with transaction.atomic():
-            if len(visits) == 1:
-                record_save(visits[0], by=by)
-                return visits
-            return bulk_create_with_history(visits, Visit, default_user=by)
-    except IntegrityError as exc:
-        for visit in visits:
-            check_overlaps(
-                clinic=clinic,
-                patient=visit.patient,
-                therapist=visit.therapist,
-                room=visit.room,
-                starts_at=visit.starts_at,
-                ends_at=visit.ends_at,
-                exclude_pk=visit.pk,
-            )
-        raise ConflictError(
-            "Another booking took this time a moment ago; choose another slot.",
-            code="double_booking",
-        ) from exc
+def _lock_therapist(therapist: User, clinic: Clinic | None = None) -> None:
+    """Take the therapist's row lock: concurrent bookings of one therapist queue here instead of
+    both seeing the slot free. With `clinic`, the same statement checks they still work there."""
+    rows = _therapists_of(clinic) if clinic is not None else User.objects.all()
+    if not list(rows.select_for_update().filter(pk=therapist.pk).values_list("pk", flat=True)):
+        raise ValidationError({"therapist": "No active therapist with this id in this clinic."})
+
+
+def _insert(visits: list[Visit], *, by: User | None) -> list[Visit]:
+    """Insert visits that the checks let through (they are validated: no full_clean here, so a
+    booking stays within a handful of statements), with their history rows."""
+    if len(visits) == 1:
+        visits[0]._history_user = by  # type: ignore[attr-defined]
+        visits[0].save()
+        return visits
+    return bulk_create_with_history(visits, Visit, default_user=by)
+
+
+def _lost_race(visits: list[Visit], clinic: Clinic) -> ConflictError:
+    """A booking that passed the checks but met an exclusion constraint lost a race with a
+    booker of another therapist (same room or patient): name what now stands in the way."""
+    for visit in visits:
+        check_overlaps(
+            clinic=clinic,
+            patient=visit.patient,
+            therapist=visit.therapist,
+            room=visit.room,
+            starts_at=visit.starts_at,
+            ends_at=visit.ends_at,
+            exclude_pk=visit.pk,
+        )
+    return ConflictError(
+        "Another booking took this time a moment ago; choose another slot.", code="double_booking"
+    )
+
+
+def check_availability(
+    *, clinic: Clinic, therapist: User, starts_at: dt.datetime, ends_at: dt.datetime
+) -> None:
+    """Opening hours, closures, working hours and time off in ONE query of four EXISTS tests;
+    only when one fails do the detailed checks run to say why."""
+    tz = clinic.tz
+    local_start, local_end = starts_at.astimezone(tz), ends_at.astimezone(tz)
+    day, weekday = local_start.date(), local_start.weekday()
+    start_time = local_start.time()
+    end_time = local_end.time() if local_end.date() == day else dt.time.max
+    flags = (
+        Clinic.objects.filter(pk=clinic.pk)
+        .annotate(
+            open=Exists(
+                OpeningHours.objects.filter(
+                    clinic=clinic, weekday=weekday, opens__lte=start_time, closes__gte=end_time
+                )
+            ),
+            closed=Exists(
+                Closure.objects.filter(clinic=clinic, starts_on__lte=day, ends_on__gte=day)
+            ),
+            works=Exists(
+                WorkingHours.objects.filter(
+                    clinic=clinic,
+                    therapist=therapist,
+                    weekday=weekday,
+                    starts__lte=start_time,
+                    ends__gte=end_time,
+                )
+            ),
+            away=Exists(
+                TimeOff.objects.filter(
+                    therapist=therapist, starts_at__lt=ends_at, ends_at__gt=starts_at
+                )
+            ),
+        )
+        .values("open", "closed", "works", "away")
+        .get()
+    )
+    if flags["open"] and flags["works"] and not flags["closed"] and not flags["away"]:
+        return
+    calendar = clinic_calendar(
+        clinic=clinic, first_day=day, last_day=day, therapist_ids=[therapist.pk]
+    )
+    check_calendar(calendar=calendar, therapist=therapist, starts_at=starts_at, ends_at=ends_at)
+    check_time_off(clinic=clinic, therapist=therapist, starts_at=starts_at, ends_at=ends_at)
 
 
 # --- Booking ---------------------------------------------------------------------------------
@@ -296,20 +381,17 @@ def visit_book(
     episode: EpisodeOfCare | None = None,
 ) -> Visit:
     """Book one visit. 400 for bad input or outside hours; 409 for what is in the way."""
-    check_parties(clinic=clinic, patient=patient, therapist=therapist, room=room)
+    starts_at, ends_at = as_utc(starts_at), as_utc(ends_at)
+    check_parties(
+        clinic=clinic, patient=patient, therapist=therapist, room=room, check_therapist=False
+    )
     check_episode(patient=patient, episode=episode)
     check_times(clinic=clinic, starts_at=starts_at, ends_at=ends_at)
     if kind not in Visit.Kind.values:
         raise ValidationError({"kind": f"Unknown kind {kind!r}."})
 
     def book() -> Visit:
-        _lock_therapist(therapist)
-        day = starts_at.astimezone(clinic.tz).date()
-        calendar = clinic_calendar(
-            clinic=clinic, first_day=day, last_day=day, therapist_ids=[therapist.pk]
-        )
-        check_calendar(calendar=calendar, therapist=therapist, starts_at=starts_at, ends_at=ends_at)
-        check_time_off(clinic=clinic, therapist=therapist, starts_at=starts_at, ends_at=ends_at)
+        _lock_therapist(therapist, clinic)
         check_overlaps(
             clinic=clinic,
             patient=patient,
@@ -318,29 +400,33 @@ def visit_book(
             starts_at=starts_at,
             ends_at=ends_at,
         )
-        visit = Visit(
-            clinic=clinic,
-            patient=patient,
-            therapist=therapist,
-            room=room,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            kind=kind,
-            episode=episode,
-            booked_by=by,
-            status_changed_at=timezone.now(),
-        )
-        return _insert([visit], clinic=clinic, by=by)[0]
+        check_availability(clinic=clinic, therapist=therapist, starts_at=starts_at, ends_at=ends_at)
+        return _insert([visit], by=by)[0]
 
-    return _retrying(book)
+    visit = Visit(
+        clinic=clinic,
+        patient=patient,
+        therapist=therapist,
+        room=room,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        kind=kind,
+        episode=episode,
+        booked_by=by,
+        status_changed_at=timezone.now(),
+    )
+    try:
+        return _retrying(book)
+    except IntegrityError as exc:
+        raise _lost_race([visit], clinic) from exc
 
 
 def local_start(
     *, clinic: Clinic, day: dt.date, at: dt.time, field: str = "starts_at"
 ) -> dt.datetime:
-    """A wall-clock time in the clinic's zone as an aware datetime; 400 on a DST gap or overlap."""
+    """A wall-clock time in the clinic's zone as a UTC instant; 400 on a DST gap or overlap."""
     try:
-        return localize(dt.datetime.combine(day, at), clinic.tz)
+        return localize(dt.datetime.combine(day, at), clinic.tz).astimezone(dt.UTC)
     except LocalTimeError as exc:
         raise ValidationError({field: str(exc)}, code=exc.code) from exc
 
@@ -449,7 +535,8 @@ def visit_reschedule(
     clinic = visit.clinic
     therapist = therapist or visit.therapist
     new_room = visit.room if room is False else room
-    ends_at = ends_at or starts_at + (visit.ends_at - visit.starts_at)
+    starts_at = as_utc(starts_at)
+    ends_at = as_utc(ends_at) if ends_at else starts_at + (visit.ends_at - visit.starts_at)
     check_parties(clinic=clinic, patient=visit.patient, therapist=therapist, room=new_room)  # type: ignore[arg-type]
     check_times(clinic=clinic, starts_at=starts_at, ends_at=ends_at)
 
@@ -552,7 +639,7 @@ def series_preview(
         Interval(s, e)
         for s, e in Visit.objects.occupying()
         .filter(patient=patient)
-        .overlapping(*_range_bounds(clinic, days[0], days[-1]))
+        .overlapping(*_range_bounds(clinic, days[0], calendar.last_day))  # and alternatives
         .values_list("starts_at", "ends_at")
     ]
     result: list[Occurrence] = []
@@ -560,14 +647,18 @@ def series_preview(
     for index, day in enumerate(days):
         occurrence = Occurrence(index=index, day=day, starts_at=None, ends_at=None)
         try:
-            start = localize(dt.datetime.combine(day, local_time), clinic.tz)
+            start = localize(dt.datetime.combine(day, local_time), clinic.tz).astimezone(dt.UTC)
         except LocalTimeError as exc:
             occurrence.problem, occurrence.code = str(exc), exc.code
             result.append(occurrence)
             continue
         occurrence.starts_at, occurrence.ends_at = start, start + duration
         wanted = Interval(start, start + duration)
-        problem = _calendar_problem(calendar, therapist, room, wanted, patient_busy + taken)
+        problem: tuple[str, str] | None
+        if start < timezone.now() - PAST_GRACE:
+            problem = (f"{_span(start, wanted.end, clinic)} is in the past.", "in_the_past")
+        else:
+            problem = _calendar_problem(calendar, therapist, room, wanted, patient_busy + taken)
         if problem:
             occurrence.problem, occurrence.code = problem
             occurrence.alternative = _nearest_free(
@@ -712,11 +803,17 @@ def series_book(
             for o in chosen
             if o.starts_at is not None and o.ends_at is not None
         ]
-        return series, _insert(visits, clinic=clinic, by=by)
+        return series, _insert(visits, by=by)
 
     if first_day < timezone.localdate(None, clinic.tz):
         raise ValidationError({"first_day": "Cannot start a series in the past."})
-    return _retrying(book)
+    try:
+        return _retrying(book)
+    except IntegrityError as exc:
+        raise ConflictError(
+            "Another booking took one of these times a moment ago; preview the series again.",
+            code="series_conflict",
+        ) from exc
 
 
 __all__ = [

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import QuerySet, prefetch_related_objects
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -37,7 +37,7 @@ def _patient(clinic: Clinic, public_id: Any) -> Patient:
 
 
 def _therapist(clinic: Clinic, public_id: Any) -> User:
-    therapist = User.objects.for_clinic(clinic).therapists().filter(public_id=public_id).first()
+    therapist = User.objects.therapists(clinic).filter(public_id=public_id).first()
     if therapist is None:
         raise ValidationError({"therapist": "No therapist with this id in this clinic."})
     return therapist
@@ -131,6 +131,8 @@ class CalendarApi(_CalendarApi):
         query.is_valid(raise_exception=True)
         day = query.validated_data.get("date") or timezone.localdate(None, self.clinic.tz)
         calendar = selectors.day_calendar(clinic=self.clinic, day=day)
+        # The visits' series ids in one query, not one per visit of a series.
+        prefetch_related_objects(calendar.visits, "series")
         start, end = local_day_bounds(day, self.clinic.tz)
         context = self.context()
         return Response(
@@ -175,7 +177,7 @@ class VisitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicScope
         tz = self.clinic.tz
         if "day" in params:
             start, end = local_day_bounds(params["day"], tz)
-            visits_qs = visits_qs.filter(starts_at__lt=end, ends_at__gt=start)
+            visits_qs = visits_qs.overlapping(start, end)  # type: ignore[attr-defined]
         if "date_from" in params:
             visits_qs = visits_qs.filter(ends_at__gt=local_day_bounds(params["date_from"], tz)[0])
         if "date_to" in params:
@@ -237,8 +239,9 @@ class VisitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicScope
     @extend_schema(request=vs.VisitCancelSerializer, responses=vs.VisitSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, clinic_id: str, public_id: str) -> Response:
+        visit = self._visit()  # 404 before 400: another clinic's visit is not there at all
         data = self._validated(vs.VisitCancelSerializer)
-        visit = visits.visit_cancel(visit=self._visit(), by=actor(request), reason=data["reason"])
+        visit = visits.visit_cancel(visit=visit, by=actor(request), reason=data["reason"])
         return self._respond(visit)
 
     @extend_schema(request=None, responses=vs.VisitSerializer)
@@ -249,8 +252,8 @@ class VisitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicScope
     @extend_schema(request=vs.VisitRescheduleSerializer, responses=vs.VisitSerializer)
     @action(detail=True, methods=["post"])
     def reschedule(self, request: Request, clinic_id: str, public_id: str) -> Response:
+        visit = self._visit()  # 404 before 400: another clinic's visit is not there at all
         data = self._validated(vs.VisitRescheduleSerializer)
-        visit = self._visit()
         visit = visits.visit_reschedule(
             visit=visit,
             starts_at=data["starts_at"],

@@ -49,11 +49,6 @@ def test_bench_measures_every_operation_without_errors():
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="visit_book sends 25 SQL statements today against a budget of 8 (issue 11); remove "
-    "this marker when it meets the budget",
-)
 def test_bench_booking_through_the_service_within_the_query_budget():
     results = _measure(only=(BOOKING,))
 
