@@ -207,6 +207,10 @@ SPECTACULAR_SETTINGS = {
         "VisitKindEnum": "patients.models.Visit.Kind",
         "VisitStatusEnum": "patients.models.Visit.Status",
         "ModalityKindEnum": "programs.models.Modality.Kind",
+        "EpisodeStatusEnum": "patients.models.EpisodeOfCare.Status",
+        "EvaluationKindEnum": "patients.models.Evaluation.Kind",
+        "EvaluationStatusEnum": "patients.models.Evaluation.Status",
+        "GoalStatusEnum": "patients.models.Goal.Status",
     },
 }
 

@@ -3,16 +3,20 @@ precaution vocabulary, transfer between clinics and CSV import."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.widgets import AdminSplitDateTime
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 
 from clinic.admin_base import (
     ClinicFilter,
@@ -22,11 +26,26 @@ from clinic.admin_base import (
     scope_for_admin,
 )
 from clinic.admin_site import administers_any_clinic
-from clinic.models import Clinic
+from clinic.capabilities import Capability, Role
+from clinic.errors import ApplicationError
+from clinic.models import Clinic, Membership, User
 from clinic.records import actor
-from patients import services
+from clinic.tenancy import clinic_ids_visible_to
+from patients import clinical, services, visits
 from patients.imports import patient_import, patient_import_preview
-from patients.models import Diagnosis, Patient, Precaution, PrecautionKind
+from patients.models import (
+    BillingRule,
+    Diagnosis,
+    EpisodeOfCare,
+    Evaluation,
+    EvaluationAddendum,
+    Goal,
+    OutcomeMeasure,
+    Patient,
+    Precaution,
+    PrecautionKind,
+    Visit,
+)
 
 
 class ArchivedFilter(admin.SimpleListFilter):
@@ -307,3 +326,600 @@ class PrecautionKindAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # deactivate instead: precautions refer to it
+
+
+# --- The clinical record ---------------------------------------------------------------------
+# Every save goes through patients.clinical, whose checks the forms run first. Signed
+# evaluations, addenda and outcome measures are read-only (a measure may only be marked entered
+# in error); nothing clinical is deleted.
+
+
+class DottedErrorsForm(ServiceCheckedForm):
+    """A service-checked form whose service names subfields (`objective.strength.hip_flexion`):
+    such errors go to the form field (`objective`), prefixed with the rest of the path."""
+
+    def _update_errors(self, errors: ValidationError) -> None:
+        if hasattr(errors, "error_dict"):
+            remapped: dict[str, list[str]] = {}
+            for key, messages_ in errors.message_dict.items():
+                field, _, rest = key.partition(".")
+                if field not in self.fields:
+                    field = key if key in self.fields else "__all__"
+                    rest = "" if field == key else key
+                remapped.setdefault(field, []).extend(
+                    f"{rest}: {message}" if rest else message for message in messages_
+                )
+            errors = ValidationError(remapped)
+        super()._update_errors(errors)  # type: ignore[misc]
+
+
+def _saved(obj: Any, saved: Any) -> None:
+    """Make the admin's unsaved `obj` the row a service created (for the log and redirect)."""
+    obj.pk = saved.pk
+    obj.refresh_from_db()
+    obj._state.adding = False
+
+
+class _ClinicalAdmin(ClinicScopedAdmin):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # clinical data is never deleted
+
+
+class EpisodeForm(DottedErrorsForm):
+    service_check = staticmethod(clinical.episode_check)
+    billing_rule = forms.ChoiceField(
+        choices=[("", "Default for the payer and clinic"), *BillingRule.choices], required=False
+    )
+    progress_report_clock = forms.NullBooleanField(
+        required=False,
+        help_text="Unknown: the default (on for Medicare patients of clinics with Medicare rules).",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or self.cleaned_data
+        patient = cleaned.get("patient") or getattr(self.instance, "patient", None)
+        if patient is not None:
+            rule, clock = clinical.episode_defaults(patient=patient)
+            if not cleaned.get("billing_rule"):
+                cleaned["billing_rule"] = self.instance.billing_rule or rule
+            if cleaned.get("progress_report_clock") is None:
+                cleaned["progress_report_clock"] = (
+                    clock if self.instance.pk is None else self.instance.progress_report_clock
+                )
+            self.instance.clinic_id = patient.clinic_id
+        return cleaned
+
+
+@admin.register(EpisodeOfCare)
+class EpisodeOfCareAdmin(_ClinicalAdmin):
+    form = EpisodeForm
+    list_display = ["__str__", "patient", "therapist", "status", "started_on", "ended_on"]
+    list_filter = [ClinicFilter, "status", "billing_rule"]
+    list_select_related = ["patient", "therapist"]
+    search_fields = ["patient__mrn"]
+    autocomplete_fields = ["patient", "therapist"]
+    actions = ["discharge_today", "close_today"]
+    fields = [
+        "patient",
+        "therapist",
+        "primary_diagnosis",
+        "started_on",
+        "status",
+        "ended_on",
+        "billing_rule",
+        "progress_report_clock",
+        "auth_reference",
+        "auth_visits",
+        "auth_units",
+        "auth_starts_on",
+        "auth_ends_on",
+    ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ["status", "ended_on"] if obj is None else ["patient", "status", "ended_on"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.status != EpisodeOfCare.Status.ACTIVE:
+            return False  # an ended episode is read-only
+        return super().has_change_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: EpisodeOfCare, form: Any, change: bool) -> None:
+        values = {n: form.cleaned_data[n] for n in clinical.EPISODE_FIELDS if n in form.fields}
+        if change:
+            changed = {n: v for n, v in values.items() if n in form.changed_data}
+            clinical.episode_update(episode=obj, by=actor(request), **changed)
+        else:
+            episode = clinical.episode_open(
+                patient=form.cleaned_data["patient"], by=actor(request), **values
+            )
+            _saved(obj, episode)
+
+    def _end(self, request: HttpRequest, queryset: QuerySet[EpisodeOfCare], how: Any) -> None:
+        done = 0
+        for episode in queryset.select_related("clinic"):
+            try:
+                how(episode=episode, by=actor(request))
+                done += 1
+            except (ValidationError, ApplicationError) as exc:
+                reason = exc.message if isinstance(exc, ApplicationError) else exc.messages[0]
+                self.message_user(request, f"{episode}: {reason}", messages.WARNING)
+        self.message_user(request, f"Ended {done} episode(s).")
+
+    @admin.action(description="Discharge the selected episodes today")
+    def discharge_today(self, request: HttpRequest, queryset: QuerySet[EpisodeOfCare]) -> None:
+        self._end(
+            request,
+            queryset,
+            lambda episode, by: clinical.episode_discharge(
+                episode=episode, by=by, ended_on=timezone.localdate(timezone=episode.clinic.tz)
+            ),
+        )
+
+    @admin.action(description="Close the selected episodes today (without discharge)")
+    def close_today(self, request: HttpRequest, queryset: QuerySet[EpisodeOfCare]) -> None:
+        self._end(request, queryset, clinical.episode_close)
+
+
+class EvaluationForm(DottedErrorsForm):
+    service_check = staticmethod(clinical.evaluation_check)
+    based_on_version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["based_on_version"].initial = self.instance.version
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or self.cleaned_data
+        if self.instance.pk is not None:
+            current = (
+                Evaluation.objects.filter(pk=self.instance.pk)
+                .values_list("version", flat=True)
+                .first()
+            )
+            if cleaned.get("based_on_version") != current:
+                raise ValidationError(
+                    f"Someone saved this evaluation since you opened it (it is now version "
+                    f"{current}); reload the page and make your change again."
+                )
+        if cleaned.get("episode") is not None:
+            self.instance.clinic_id = cleaned["episode"].clinic_id
+        return cleaned
+
+
+class EvaluationAddendumInline(ClinicScopedInline):
+    """Addenda: append-only, so read-only here (therapists add them through the API/pages)."""
+
+    model = EvaluationAddendum
+    fields = ["author", "text", "created_at"]
+    readonly_fields = ["author", "text", "created_at"]
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Evaluation)
+class EvaluationAdmin(_ClinicalAdmin):
+    """Drafts are edited through the services (with their version); signed ones are read-only."""
+
+    form = EvaluationForm
+    list_display = ["__str__", "episode", "kind", "status", "performed_on", "author", "version"]
+    list_filter = [ClinicFilter, "kind", "status"]
+    list_select_related = ["episode", "author"]
+    search_fields = ["episode__patient__mrn"]
+    autocomplete_fields = ["episode", "author"]
+    raw_id_fields = ["visit"]
+    inlines = [EvaluationAddendumInline]
+    CONTENT = [
+        "performed_on",
+        "visit",
+        "subjective",
+        "objective",
+        "diagnoses",
+        "complexity",
+        "assessment",
+        "plan",
+    ]
+    RECORD = ["status", "version", "signed_at", "signed_by", "created_at", "updated_at"]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ["episode", "kind", "author", *self.CONTENT]
+        return ["episode", "kind", "author", *self.CONTENT, *self.RECORD, "based_on_version"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return []
+        return ["episode", "kind", "author", *self.RECORD]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.status == Evaluation.Status.SIGNED:
+            return False  # signed: immutable; corrections are addenda
+        return super().has_change_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: Evaluation, form: Any, change: bool) -> None:
+        values = {n: form.cleaned_data[n] for n in self.CONTENT}
+        if change:
+            changed = {n: v for n, v in values.items() if n in form.changed_data}
+            try:
+                clinical.evaluation_update(
+                    evaluation=obj,
+                    version=form.cleaned_data["based_on_version"],
+                    by=actor(request),
+                    **changed,
+                )
+            except ApplicationError as exc:  # a colleague saved between the check and now
+                self.message_user(request, exc.message, messages.ERROR)
+        else:
+            evaluation = clinical.evaluation_create(
+                episode=form.cleaned_data["episode"],
+                kind=form.cleaned_data["kind"],
+                author=form.cleaned_data["author"],
+                by=actor(request),
+                **values,
+            )
+            _saved(obj, evaluation)
+
+
+class GoalForm(DottedErrorsForm):
+    service_check = staticmethod(clinical.goal_check)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or self.cleaned_data
+        if cleaned.get("episode") is not None:
+            self.instance.clinic_id = cleaned["episode"].clinic_id
+        return cleaned
+
+
+@admin.register(Goal)
+class GoalAdmin(_ClinicalAdmin):
+    """Goals are added through the service; afterwards only their status changes (kept in the
+    history)."""
+
+    form = GoalForm
+    list_display = ["__str__", "episode", "term", "description", "status", "target_date"]
+    list_filter = [ClinicFilter, "status", "term"]
+    list_select_related = ["episode"]
+    search_fields = ["episode__patient__mrn", "description"]
+    autocomplete_fields = ["episode"]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        base = ["episode", "term", "description", "target_date"]
+        return base if obj is None else [*base, "status"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [] if obj is None else ["episode", "term", "description", "target_date"]
+
+    def save_model(self, request: HttpRequest, obj: Goal, form: Any, change: bool) -> None:
+        if change:
+            clinical.goal_update_status(
+                goal=obj, status=form.cleaned_data["status"], by=actor(request)
+            )
+        else:
+            goal = clinical.goal_add(
+                episode=form.cleaned_data["episode"],
+                term=form.cleaned_data["term"],
+                description=form.cleaned_data["description"],
+                target_date=form.cleaned_data["target_date"],
+                by=actor(request),
+            )
+            _saved(obj, goal)
+
+
+class OutcomeMeasureForm(DottedErrorsForm):
+    version = forms.CharField(
+        required=False, max_length=12, help_text="Blank: the instrument's current version."
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "recorded_by" in self.fields:
+            del self.fields["recorded_by"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or self.cleaned_data
+        if self.instance.pk is not None:  # only "entered in error" may change, and only to on
+            if self.instance.entered_in_error and not cleaned.get("entered_in_error"):
+                raise ValidationError(
+                    {"entered_in_error": "A measure entered in error stays so; record a new one."}
+                )
+        elif cleaned.get("episode") is not None:
+            self.instance.clinic_id = cleaned["episode"].clinic_id
+        return cleaned
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        if self.instance.pk is None and not self.errors:
+            try:
+                clinical.outcome_check(self.instance)
+            except ValidationError as exc:
+                self._update_errors(exc)
+
+
+@admin.register(OutcomeMeasure)
+class OutcomeMeasureAdmin(_ClinicalAdmin):
+    """Measures are recorded through the service and never edited: the only change is marking
+    one entered in error (then record the correct one)."""
+
+    form = OutcomeMeasureForm
+    list_display = [
+        "__str__",
+        "episode",
+        "instrument",
+        "score",
+        "recorded_on",
+        "recorded_by",
+        "entered_in_error",
+    ]
+    list_filter = [ClinicFilter, "instrument", "entered_in_error"]
+    list_select_related = ["episode", "recorded_by"]
+    search_fields = ["episode__patient__mrn"]
+    autocomplete_fields = ["episode"]
+    raw_id_fields = ["evaluation", "visit"]
+    NEW = ["episode", "instrument", "version", "answers", "recorded_on", "evaluation", "visit"]
+    RECORD = ["score", "recorded_by", "created_at", "updated_at"]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.NEW if obj is None else [*self.NEW, *self.RECORD, "entered_in_error"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [] if obj is None else [*self.NEW, *self.RECORD]
+
+    def save_model(
+        self, request: HttpRequest, obj: OutcomeMeasure, form: Any, change: bool
+    ) -> None:
+        if change:
+            if form.cleaned_data.get("entered_in_error"):
+                clinical.outcome_mark_entered_in_error(measure=obj, by=actor(request))
+            return
+        measure = clinical.outcome_record(
+            episode=form.cleaned_data["episode"],
+            instrument=form.cleaned_data["instrument"],
+            version=form.cleaned_data["version"],
+            answers=form.cleaned_data["answers"],
+            recorded_on=form.cleaned_data["recorded_on"],
+            evaluation=form.cleaned_data["evaluation"],
+            visit=form.cleaned_data["visit"],
+            by=actor(request),
+        )
+        _saved(obj, measure)
+
+
+# --- Visits ----------------------------------------------------------------------------------
+# Adding a visit here is booking it, through the same service as the API, the pages and the
+# tasks (patients.visits.visit_book). The add form runs the booking while it validates, inside
+# the admin's transaction, so a conflict, a closed clinic or another clinic's therapist shows as
+# an error on the right field and nothing is saved; save_model then has nothing left to do. A
+# booked visit is read-only here: it is moved through the reschedule service (API and the front
+# desk's pages), and checked in, cancelled or marked a no-show with the actions below, which call
+# the state machine's services. Visits are never deleted.
+
+
+class LocalDateTimeField(forms.SplitDateTimeField):
+    """A date and a time on the clinic's wall clock. Django's own field would read them in the
+    server's zone; this one stays naive until the form knows the clinic and localizes it there
+    (refusing a time skipped or repeated by a DST change)."""
+
+    widget = AdminSplitDateTime
+
+    def compress(self, data_list: Any) -> dt.datetime | None:
+        if not data_list:
+            return None
+        day, at = data_list
+        if day in self.empty_values:
+            raise ValidationError(self.error_messages["invalid_date"], code="invalid_date")
+        if at in self.empty_values:
+            raise ValidationError(self.error_messages["invalid_time"], code="invalid_time")
+        return dt.datetime.combine(day, at)
+
+
+class VisitBookingForm(forms.ModelForm):
+    """The admin's booking form. `_post_clean` books through `visits.visit_book` once the fields
+    are clean; the service's refusals become errors on the form's fields (its `starts_at` is
+    `starts` here, its `ends_at` is `duration_minutes`), and the booked row becomes the form's
+    instance. VisitAdmin.get_form sets `booked_by` to the signed-in user."""
+
+    starts = LocalDateTimeField(
+        label="Starts", help_text="Date and time at the clinic, in the clinic's own time zone."
+    )
+    duration_minutes = forms.IntegerField(min_value=5, max_value=240, initial=45)
+
+    booked_by: User | None = None
+    SERVICE_FIELDS = {"starts_at": "starts", "ends_at": "duration_minutes"}
+
+    class Meta:
+        model = Visit
+        fields = ["clinic", "patient", "therapist", "room", "kind"]
+
+    def _post_clean(self) -> None:
+        super()._post_clean()  # type: ignore[misc]
+        if self.errors:
+            return
+        data = self.cleaned_data
+        clinic = data["clinic"]
+        try:
+            starts_at = visits.local_start(
+                clinic=clinic, day=data["starts"].date(), at=data["starts"].time(), field="starts"
+            )
+            self.instance = visits.visit_book(
+                clinic=clinic,
+                patient=data["patient"],
+                therapist=data["therapist"],
+                room=data.get("room"),
+                starts_at=starts_at,
+                ends_at=starts_at + dt.timedelta(minutes=data["duration_minutes"]),
+                kind=data["kind"],
+                by=self.booked_by,
+            )
+        except ValidationError as exc:
+            if not hasattr(exc, "error_dict"):
+                self.add_error(None, exc)
+                return
+            for name, reasons in exc.message_dict.items():
+                self.add_error(self._form_field(name), reasons)
+        except ApplicationError as exc:
+            self.add_error(self._form_field(exc.field), exc.message)
+
+    def _form_field(self, name: str | None) -> str | None:
+        name = self.SERVICE_FIELDS.get(name or "", name)
+        return name if name in self.fields else None
+
+
+class TherapistFilter(admin.SimpleListFilter):
+    """Filter by therapist, offering only the therapists of the clinics the user administers."""
+
+    title = "therapist"
+    parameter_name = "therapist"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        roles = Membership.objects.filter(role=Role.THERAPIST)
+        if not request.user.is_superuser:
+            roles = roles.filter(
+                clinic_id__in=clinic_ids_visible_to(request.user, Capability.USE_ADMIN)
+            )
+        people = User.objects.filter(pk__in=roles.values("user_id")).order_by(
+            "last_name", "first_name", "pk"
+        )
+        return [(str(p.pk), p.get_full_name() or p.username) for p in people]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Visit]) -> QuerySet[Visit]:
+        value = self.value()
+        if not value:
+            return queryset
+        if not value.isdigit():
+            return queryset.none()
+        return queryset.filter(therapist_id=int(value))
+
+
+def _clinic_time(moment: dt.datetime, visit: Visit) -> str:
+    return moment.astimezone(visit.clinic.tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+@admin.register(Visit)
+class VisitAdmin(ClinicScopedAdmin):
+    form = VisitBookingForm
+    list_display = ["local_start", "patient_mrn", "therapist", "room", "kind", "status", "clinic"]
+    list_filter = [ClinicFilter, TherapistFilter, "status", "kind"]
+    list_select_related = ["clinic", "patient", "therapist", "room"]
+    date_hierarchy = "starts_at"
+    search_fields = ["patient__mrn"]
+    search_help_text = "Patient MRN."
+    autocomplete_fields = ["patient", "therapist", "room"]
+    show_full_result_count = False
+    actions = ["check_in_visits", "cancel_visits", "mark_no_show"]
+    add_fieldsets = [
+        (None, {"fields": ["clinic", "patient", "therapist", "room", "kind"]}),
+        ("When", {"fields": ["starts", "duration_minutes"]}),
+    ]
+    view_fieldsets = [
+        (None, {"fields": ["clinic", "patient", "therapist", "room", "kind", "status"]}),
+        ("When (clinic time)", {"fields": ["local_start", "local_end"]}),
+        (
+            "Record",
+            {
+                "fields": [
+                    "series",
+                    "booked_by",
+                    "cancel_reason",
+                    "status_changed_at",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
+    ]
+
+    @admin.display(description="Starts (clinic time)", ordering="starts_at")
+    def local_start(self, visit: Visit) -> str:
+        return _clinic_time(visit.starts_at, visit)
+
+    @admin.display(description="Ends (clinic time)", ordering="ends_at")
+    def local_end(self, visit: Visit) -> str:
+        return _clinic_time(visit.ends_at, visit)
+
+    @admin.display(description="Patient (MRN)", ordering="patient__mrn")
+    def patient_mrn(self, visit: Visit) -> str:
+        return visit.patient.mrn
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.add_fieldsets if obj is None else self.view_fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return []
+        return [name for _, options in self.view_fieldsets for name in options["fields"]]
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        if obj is not None:  # a booked visit is shown, not edited
+            return super().get_form(request, obj, change=change, form=forms.ModelForm, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"booked_by": actor(request)})
+
+    def save_model(self, request: HttpRequest, obj: Visit, form: Any, change: bool) -> None:
+        """Nothing to save: VisitBookingForm booked the visit through visit_book while it
+        validated (in this same transaction), and a booked visit is read-only here."""
+        if obj.pk is None:
+            raise RuntimeError("A visit is added only through VisitBookingForm.")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None:
+            return False  # read-only: moves and status changes go through the services
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # scheduling history is kept: cancel instead
+
+    # --- Actions: the state machine's services, one visit at a time ------------------------
+
+    def _transition(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Visit],
+        change: Callable[[Visit, User], Visit],
+        done: str,
+    ) -> None:
+        by = actor(request)
+        changed = 0
+        for visit in queryset.select_related("clinic", "patient"):
+            try:
+                change(visit, by)
+            except ApplicationError as exc:
+                refusal = exc.message
+            except ValidationError as exc:
+                refusal = "; ".join(exc.messages)
+            else:
+                changed += 1
+                continue
+            self.message_user(
+                request,
+                f"{visit.patient.mrn} at {_clinic_time(visit.starts_at, visit)}: {refusal}",
+                messages.WARNING,
+            )
+        self.message_user(request, f"{done} {changed} visit(s).")
+
+    @admin.action(description="Check in the selected visits", permissions=["change"])
+    def check_in_visits(self, request: HttpRequest, queryset: QuerySet[Visit]) -> None:
+        self._transition(
+            request, queryset, lambda v, by: visits.visit_check_in(visit=v, by=by), "Checked in"
+        )
+
+    @admin.action(description="Cancel the selected visits", permissions=["change"])
+    def cancel_visits(self, request: HttpRequest, queryset: QuerySet[Visit]) -> None:
+        self._transition(
+            request,
+            queryset,
+            lambda v, by: visits.visit_cancel(visit=v, by=by, reason="Cancelled in the admin."),
+            "Cancelled",
+        )
+
+    @admin.action(description="Mark the selected visits as no-shows", permissions=["change"])
+    def mark_no_show(self, request: HttpRequest, queryset: QuerySet[Visit]) -> None:
+        self._transition(
+            request, queryset, lambda v, by: visits.visit_no_show(visit=v, by=by), "Marked"
+        )

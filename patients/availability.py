@@ -197,7 +197,10 @@ def free_slots(
                         room=room,
                     )
                 )
-        day_slots.sort(key=lambda s: (s.starts_at, s.therapist.last_name, s.therapist.pk))
+        # By instant: within one zone Python compares wall-clock times, wrong in a repeated hour.
+        day_slots.sort(
+            key=lambda s: (s.starts_at.astimezone(dt.UTC), s.therapist.last_name, s.therapist.pk)
+        )
         slots.extend(day_slots)
         if len(slots) >= limit:
             return slots[:limit]

@@ -1,4 +1,7 @@
-"""Demo patients with realistic back-pain diagnoses and precautions (see seed_demo's contract).
+"""Demo patients with realistic back-pain diagnoses and precautions, and their clinical record:
+for each back-pain patient an active episode with the treating PT, a signed initial evaluation
+two to four weeks ago, goals, and ODI + NPRS series improving since the evaluation (one patient,
+Daniel Okafor, past the MCID). See seed_demo's contract.
 
 All names, dates and numbers are invented. Nothing here is printed: only counts are.
 """
@@ -6,13 +9,15 @@ All names, dates and numbers are invented. Nothing here is printed: only counts 
 from __future__ import annotations
 
 import datetime as dt
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.core.management.base import OutputWrapper
 from django.utils import timezone
 
-from clinic.models import Clinic
-from patients.models import Patient
+from clinic.models import Clinic, User
+from patients import clinical
+from patients.models import Diagnosis, EpisodeOfCare, Evaluation, Goal, Patient
+from patients.outcomes import ODI_SECTION_MAX, ODI_SECTIONS
 from patients.services import diagnosis_add, patient_create, precaution_add
 
 
@@ -211,4 +216,180 @@ def seed(*, stdout: OutputWrapper) -> list[tuple[str, str, str]]:
         stdout.write(f"patients demo data added: {added} patients with diagnoses and precautions.")
     else:
         stdout.write("patients: demo patients already present, nothing added.")
+    episodes = seed_clinical(clinics)
+    if episodes:
+        stdout.write(
+            f"patients clinical record added: {episodes} episodes of care with a signed initial "
+            "evaluation, goals and ODI and NPRS series."
+        )
+    else:
+        stdout.write("patients: demo clinical records already present, nothing added.")
     return []
+
+
+# --- The clinical record ---------------------------------------------------------------------
+
+# ICD-10-CM codes (prefixes) of the back-pain pathway: low back pain, radiculopathy, sciatica,
+# lumbar disc displacement, lumbar stenosis, lumbar spondylosis.
+BACK_PAIN_CODES = ("M54.5", "M54.1", "M54.3", "M54.4", "M51.", "M48.06", "M47.81")
+
+
+class DemoEpisode(NamedTuple):
+    therapist: str  # username, from clinic.demo's staff
+    evaluated_days_ago: int
+    complexity: str
+    # (days after the evaluation, ODI section total out of 50, NPRS 0-10); the first is baseline
+    series: tuple[tuple[int, int, int], ...]
+    short_term_goal_met: bool = False
+
+
+# Improvement everywhere; only Daniel Okafor's reaches the MCID (ODI 48 % -> 30 %, NPRS 8 -> 4).
+EPISODES: dict[tuple[str, str], DemoEpisode] = {
+    ("Margaret", "Holloway"): DemoEpisode("sarah", 24, "high", ((0, 22, 7), (12, 20, 6))),
+    ("Daniel", "Okafor"): DemoEpisode(
+        "david", 17, "moderate", ((0, 24, 8), (7, 21, 6), (14, 15, 4)), short_term_goal_met=True
+    ),
+    ("Priya", "Raman"): DemoEpisode("sarah", 15, "low", ((0, 14, 5), (10, 12, 4))),
+    ("Walter", "Brandt"): DemoEpisode("david", 28, "high", ((0, 26, 6), (14, 24, 6), (21, 23, 5))),
+    ("Lucia", "Fernandez"): DemoEpisode("sarah", 20, "low", ((0, 15, 6), (14, 13, 5))),
+    ("Kevin", "Tran"): DemoEpisode("david", 21, "moderate", ((0, 20, 7), (14, 18, 6))),
+    ("Eleanor", "Whitcombe"): DemoEpisode("oliver", 18, "moderate", ((0, 21, 7), (10, 19, 6))),
+    ("Tomasz", "Nowak"): DemoEpisode("oliver", 14, "low", ((0, 17, 6), (7, 16, 5))),
+    ("Aisha", "Bello"): DemoEpisode("oliver", 26, "high", ((0, 25, 7), (13, 23, 6), (20, 22, 6))),
+    ("George", "Pemberton"): DemoEpisode("oliver", 22, "moderate", ((0, 19, 5), (14, 17, 4))),
+}
+
+
+def odi_answers(total: int) -> dict[str, dict[str, int]]:
+    """ODI answers (all ten sections) summing to `total`, spread as evenly as the form allows."""
+    base, extra = divmod(total, len(ODI_SECTIONS))
+    sections = {code: base + (1 if i < extra else 0) for i, code in enumerate(ODI_SECTIONS)}
+    if max(sections.values()) > ODI_SECTION_MAX:
+        raise ValueError(f"An ODI total of {total} does not fit ten sections of 0-5.")
+    return {"sections": sections}
+
+
+def _evaluation_content(diagnoses: list[Diagnosis], complexity: str) -> dict[str, Any]:
+    return {
+        "subjective": {
+            "history": "Low back pain for several weeks; worse after prolonged sitting and "
+            "lifting at work. No previous physiotherapy for this episode.",
+            "pain_location": "Lumbar spine, central, at times into the buttock",
+            "aggravating": ["sitting over 20 minutes", "bending", "lifting"],
+            "easing": ["walking", "changing position", "heat"],
+            "red_flags": {
+                "saddle_anaesthesia": False,
+                "bladder_or_bowel_dysfunction": False,
+                "progressive_neurological_deficit": False,
+                "unexplained_weight_loss": False,
+                "fever_or_infection": False,
+            },
+        },
+        "objective": {
+            "range_of_motion": {"lumbar_flexion": 45, "lumbar_extension": 15},
+            "strength": {"hip_flexion_left": 4, "hip_flexion_right": 4, "hip_abduction_left": 4},
+            "special_tests": {
+                "slr_left": "negative",
+                "slr_right": "negative",
+                "slump": "equivocal",
+            },
+            "findings": "Reduced lumbar mobility, guarding on flexion; neurology intact.",
+        },
+        "diagnoses": [
+            {"icd10_code": d.icd10_code, "description": d.description} for d in diagnoses
+        ],
+        "complexity": complexity,
+        "assessment": "Mechanical low back pain with movement-related pain and reduced function; "
+        "good prognosis with an active programme.",
+        "plan": "Twice weekly for four weeks: manual therapy, therapeutic exercise, home "
+        "exercise programme; re-assess ODI and NPRS fortnightly.",
+    }
+
+
+def seed_clinical(clinics: dict[str, Clinic]) -> int:
+    """Add the clinical record of each demo back-pain patient that has no episode yet."""
+    therapists = {
+        u.username: u
+        for u in User.objects.filter(username__in={e.therapist for e in EPISODES.values()})
+    }
+    with_episode = set(EpisodeOfCare.objects.values_list("patient_id", flat=True))
+    added = 0
+    for spec in PATIENTS:
+        clinic = clinics.get(spec.clinic)
+        plan = EPISODES.get((spec.first_name, spec.last_name))
+        therapist = therapists.get(plan.therapist) if plan else None
+        if clinic is None or plan is None or therapist is None:
+            continue
+        patient = (
+            Patient.objects.for_clinic(clinic)
+            .filter(
+                first_name=spec.first_name,
+                last_name=spec.last_name,
+                date_of_birth=spec.date_of_birth,
+            )
+            .first()
+        )
+        if patient is None or patient.pk in with_episode:
+            continue
+        diagnoses = [
+            d
+            for d in Diagnosis.objects.for_clinic(clinic).filter(patient=patient).current()
+            if d.icd10_code.startswith(BACK_PAIN_CODES)
+        ]
+        if not diagnoses:
+            continue
+        _seed_episode(clinic, patient, therapist, diagnoses, plan)
+        added += 1
+    return added
+
+
+def _seed_episode(
+    clinic: Clinic, patient: Patient, therapist: User, diagnoses: list[Diagnosis], plan: DemoEpisode
+) -> None:
+    evaluated_on = timezone.localdate(None, clinic.tz) - dt.timedelta(days=plan.evaluated_days_ago)
+    episode = clinical.episode_open(
+        patient=patient,
+        therapist=therapist,
+        started_on=evaluated_on,
+        primary_diagnosis=diagnoses[0],
+        by=therapist,
+    )
+    evaluation = clinical.evaluation_create(
+        episode=episode,
+        kind=Evaluation.Kind.INITIAL,
+        author=therapist,
+        performed_on=evaluated_on,
+        by=therapist,
+        **_evaluation_content(diagnoses, plan.complexity),
+    )
+    evaluation = clinical.evaluation_sign(
+        evaluation=evaluation, by=therapist, version=evaluation.version
+    )
+    short = clinical.goal_add(
+        episode=episode,
+        term=Goal.Term.SHORT,
+        description="Sit for 30 minutes with pain at or below 3/10 within 3 weeks.",
+        target_date=evaluated_on + dt.timedelta(days=21),
+        by=therapist,
+    )
+    clinical.goal_add(
+        episode=episode,
+        term=Goal.Term.LONG,
+        description="ODI under 20 % and back to usual work and lifting within 8 weeks.",
+        target_date=evaluated_on + dt.timedelta(days=56),
+        by=therapist,
+    )
+    if plan.short_term_goal_met:
+        clinical.goal_update_status(goal=short, status=Goal.Status.MET, by=therapist)
+    for days_after, odi_total, nprs in plan.series:
+        at_evaluation = evaluation if days_after == 0 else None
+        recorded_on = evaluated_on + dt.timedelta(days=days_after)
+        for instrument, answers in (("odi", odi_answers(odi_total)), ("nprs", {"pain": nprs})):
+            clinical.outcome_record(
+                episode=episode,
+                instrument=instrument,
+                answers=answers,
+                recorded_on=recorded_on,
+                evaluation=at_evaluation,
+                by=therapist,
+            )

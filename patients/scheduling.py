@@ -9,6 +9,7 @@ guessed.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -78,12 +79,14 @@ def overlaps(
 def wall_blocks(
     day: dt.date, blocks: Iterable[tuple[dt.time, dt.time]], tz: ZoneInfo
 ) -> list[Interval]:
-    """Wall-clock blocks of one local day as aware intervals. A block edge inside a DST gap is
-    moved to the first valid instant after it; in a repeated hour the earlier instant is used."""
+    """Wall-clock blocks of one local day as intervals of UTC instants. A block edge inside a DST
+    gap is moved to the first valid instant after it; in a repeated hour the earlier instant is
+    used. UTC, because Python compares and adds datetimes of one zone as wall-clock times
+    (ignoring `fold` and DST), which is wrong across a change."""
     intervals = []
     for starts, ends in blocks:
-        start = _edge(day, starts, tz)
-        end = _edge(day, ends, tz)
+        start = _edge(day, starts, tz).astimezone(UTC)
+        end = _edge(day, ends, tz).astimezone(UTC)
         if start < end:
             intervals.append(Interval(start, end))
     return sorted(intervals)
@@ -96,8 +99,19 @@ def _edge(day: dt.date, at: dt.time, tz: ZoneInfo) -> dt.datetime:
     except LocalTimeError as exc:
         if exc.code == "ambiguous_local_time":
             return wall.replace(tzinfo=tz, fold=0)
-        # In a gap: the instant the clocks jump to.
-        return wall.replace(tzinfo=tz, fold=0).astimezone(UTC).astimezone(tz)
+        # In a gap: the instant the clocks jump. Read with the offset after the change, the wall
+        # time is an instant before the jump; with the offset before it, one after. The jump lies
+        # between (at most a few hours apart) on a whole second: bisect to it.
+        before = math.floor(wall.replace(tzinfo=tz, fold=1).timestamp())
+        after = math.ceil(wall.replace(tzinfo=tz, fold=0).timestamp())
+        new_offset = dt.datetime.fromtimestamp(after, tz).utcoffset()
+        while after - before > 1:
+            middle = (before + after) // 2
+            if dt.datetime.fromtimestamp(middle, tz).utcoffset() == new_offset:
+                after = middle
+            else:
+                before = middle
+        return dt.datetime.fromtimestamp(after, tz)
 
 
 def intersect(a: list[Interval], b: list[Interval]) -> list[Interval]:

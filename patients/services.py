@@ -1,4 +1,8 @@
-"""Every write to patients, their diagnoses and precautions."""
+"""Every write to patients' demographics, their diagnoses and precautions.
+
+The clinical record (episodes of care, evaluations and addenda, goals, outcome measures) has its
+own services in patients.clinical, and its reads in patients.clinical_selectors; the calendar's
+are in patients.visits."""
 
 from __future__ import annotations
 

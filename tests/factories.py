@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import factory
@@ -33,8 +34,21 @@ from clinic.models import (
     Weekday,
     WorkingHours,
 )
-from patients.models import Diagnosis, Patient, Precaution, PrecautionKind, Visit
+from patients.models import (
+    BillingRule,
+    Diagnosis,
+    EpisodeOfCare,
+    Evaluation,
+    EvaluationAddendum,
+    Goal,
+    OutcomeMeasure,
+    Patient,
+    Precaution,
+    PrecautionKind,
+    Visit,
+)
 from patients.services import derive_search_fields
+from programs.models import PlanOfCare, TreatmentNote, TreatmentNoteAddendum
 
 # Strong enough for AUTH_PASSWORD_VALIDATORS, so the real login and token flows work with it.
 DEFAULT_PASSWORD = "correct-horse-battery-staple-42"
@@ -285,3 +299,273 @@ class VisitFactory(DjangoModelFactory):
 
 
 CLINIC_ROW_FACTORIES[Visit] = VisitFactory
+
+
+def open_every_day(
+    clinic: Clinic, opens: dt.time = dt.time(8, 0), closes: dt.time = dt.time(18, 0)
+) -> list[OpeningHours]:
+    """Opening hours on all seven weekdays, so a booking test can use any date."""
+    return [
+        OpeningHoursFactory(clinic=clinic, weekday=day, opens=opens, closes=closes)
+        for day in Weekday.values
+    ]
+
+
+def working_every_day(
+    clinic: Clinic,
+    therapist: User | None = None,
+    starts: dt.time = dt.time(8, 0),
+    ends: dt.time = dt.time(18, 0),
+) -> User:
+    """`therapist` (a new therapist of `clinic` if None) working at `clinic` all seven weekdays."""
+    therapist = therapist or therapist_in(clinic)
+    for day in Weekday.values:
+        WorkingHoursFactory(
+            clinic=clinic, therapist=therapist, weekday=day, starts=starts, ends=ends
+        )
+    return therapist
+
+
+def next_dst_change(timezone_name: str, *, forward: bool, after: dt.date) -> dt.date:
+    """The first local date after `after` on which the clocks of the zone go forward (or back).
+
+    Tests that book across a change use this instead of a fixed date, so they never drift into
+    the past."""
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(timezone_name)
+    day = after + dt.timedelta(days=1)
+    for _ in range(800):
+        noon_before = dt.datetime.combine(day - dt.timedelta(days=1), dt.time(12), tzinfo=tz)
+        noon = dt.datetime.combine(day, dt.time(12), tzinfo=tz)
+        change = noon.utcoffset() - noon_before.utcoffset()  # type: ignore[operator]
+        if (change > dt.timedelta(0)) if forward else (change < dt.timedelta(0)):
+            return day
+        day += dt.timedelta(days=1)
+    raise LookupError(f"{timezone_name} has no DST change within two years of {after}")
+
+
+# --- The clinical record ---------------------------------------------------------------------
+
+
+class EpisodeOfCareFactory(_PatientRowFactory):
+    """An active episode of `clinic` (or of `patient=`), started three weeks ago, treated by a new
+    PT of the clinic unless `therapist=` is given; commercial payer defaults (rule of eights)."""
+
+    class Meta:
+        model = EpisodeOfCare
+
+    therapist = factory.LazyAttribute(lambda o: therapist_in(o.patient.clinic))
+    started_on = factory.LazyFunction(lambda: dt.date.today() - dt.timedelta(days=21))
+    billing_rule = BillingRule.PER_CODE_8
+    progress_report_clock = False
+
+
+class _EpisodeRowFactory(DjangoModelFactory):
+    """Rows owned by an episode: pass `episode=` (the clinic follows) or `clinic=` (a new episode
+    of that clinic is made)."""
+
+    class Meta:
+        abstract = True
+
+    clinic = None
+    episode = factory.LazyAttribute(
+        lambda o: EpisodeOfCareFactory(clinic=o.clinic) if o.clinic else EpisodeOfCareFactory()
+    )
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs: Any) -> dict[str, Any]:
+        if kwargs.get("clinic") is None:
+            kwargs["clinic"] = kwargs["episode"].clinic
+        return kwargs
+
+
+class EvaluationFactory(_EpisodeRowFactory):
+    """A draft initial evaluation by the episode's therapist on the episode's first day."""
+
+    class Meta:
+        model = Evaluation
+
+    kind = Evaluation.Kind.INITIAL
+    author = factory.LazyAttribute(lambda o: o.episode.therapist)
+    performed_on = factory.LazyAttribute(lambda o: o.episode.started_on)
+    subjective = factory.LazyFunction(
+        lambda: {"history": "Low back pain for three weeks after lifting.", "red_flags": {}}
+    )
+    objective = factory.LazyFunction(lambda: {"range_of_motion": {"lumbar_flexion": 40}})
+    diagnoses = factory.LazyFunction(
+        lambda: [{"icd10_code": "M54.50", "description": "Low back pain, unspecified"}]
+    )
+    complexity = Evaluation.Complexity.MODERATE
+    assessment = "Mechanical low back pain."
+    plan = "Twice a week for four weeks."
+
+
+class SignedEvaluationFactory(EvaluationFactory):
+    """A signed evaluation (the database refuses any later change to it)."""
+
+    status = Evaluation.Status.SIGNED
+    signed_at = factory.LazyFunction(timezone.now)
+    signed_by = factory.LazyAttribute(lambda o: o.author)
+
+
+class GoalFactory(_EpisodeRowFactory):
+    class Meta:
+        model = Goal
+
+    term = Goal.Term.SHORT
+    description = "Sit for 30 minutes without pain above 3/10 within 4 weeks."
+    target_date = factory.LazyFunction(lambda: dt.date.today() + dt.timedelta(days=28))
+
+
+class OutcomeMeasureFactory(_EpisodeRowFactory):
+    """An NPRS of 6 recorded on the episode's first day by its therapist."""
+
+    class Meta:
+        model = OutcomeMeasure
+
+    instrument = OutcomeMeasure.Instrument.NPRS
+    version = "0-10"
+    answers = factory.LazyFunction(lambda: {"pain": 6})
+    score = Decimal("6")
+    recorded_on = factory.LazyAttribute(lambda o: o.episode.started_on)
+    recorded_by = factory.LazyAttribute(lambda o: o.episode.therapist)
+
+
+class EvaluationAddendumFactory(DjangoModelFactory):
+    """An addendum to a signed evaluation of `clinic` (or to `evaluation=`)."""
+
+    class Meta:
+        model = EvaluationAddendum
+
+    clinic = None
+    evaluation = factory.LazyAttribute(
+        lambda o: (
+            SignedEvaluationFactory(clinic=o.clinic) if o.clinic else SignedEvaluationFactory()
+        )
+    )
+    author = factory.LazyAttribute(lambda o: o.evaluation.author)
+    text = "Correction: the straight-leg raise was positive on the left, not the right."
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs: Any) -> dict[str, Any]:
+        if kwargs.get("clinic") is None:
+            kwargs["clinic"] = kwargs["evaluation"].clinic
+        return kwargs
+
+
+CLINIC_ROW_FACTORIES.update(
+    {
+        EpisodeOfCare: EpisodeOfCareFactory,
+        Evaluation: EvaluationFactory,
+        EvaluationAddendum: EvaluationAddendumFactory,
+        Goal: GoalFactory,
+        OutcomeMeasure: OutcomeMeasureFactory,
+    }
+)
+
+# URL kwargs whose name is not the model's (`episode_id` names an EpisodeOfCare): the tenancy
+# walker finds the parent row of such a route here.
+URL_KWARG_MODELS: dict[str, type[Model]] = {"episode": EpisodeOfCare}
+
+
+# --- Plans of care and treatment notes (programs) --------------------------------------------
+
+
+class PlanOfCareFactory(_EpisodeRowFactory):
+    """The episode's active plan (version 1), written straight to the table: twice a week for
+    six weeks from the episode's start, certified for 60 days, no planned items. Tests of the
+    rules go through programs.care.plan_create."""
+
+    class Meta:
+        model = PlanOfCare
+
+    frequency_per_week = 2
+    duration_weeks = 6
+    starts_on = factory.LazyAttribute(lambda o: o.episode.started_on)
+    certified_until = factory.LazyAttribute(lambda o: o.starts_on + dt.timedelta(days=60))
+    created_by = factory.LazyAttribute(lambda o: o.episode.therapist)
+
+
+class EpisodeVisitFactory(VisitFactory):
+    """A completed treatment visit of an episode, in the past (two days ago, earlier hours for
+    later rows). Pass `clinic=` (a new episode of it is made) or `clinic=` and `episode=`."""
+
+    episode = factory.LazyAttribute(lambda o: EpisodeOfCareFactory(clinic=o.clinic))
+    patient = factory.LazyAttribute(lambda o: o.episode.patient)
+    therapist = factory.LazyAttribute(lambda o: o.episode.therapist)
+    starts_at = factory.Sequence(
+        lambda n: (
+            (timezone.now() - dt.timedelta(days=2)).replace(
+                hour=15, minute=0, second=0, microsecond=0
+            )
+            - dt.timedelta(hours=n)
+        )
+    )
+    status = Visit.Status.COMPLETED
+
+
+class TreatmentNoteFactory(DjangoModelFactory):
+    """A draft treatment note (no items) of a completed episode visit of `clinic` (or of
+    `visit=`), by the visit's therapist."""
+
+    class Meta:
+        model = TreatmentNote
+
+    clinic = None
+    visit = factory.LazyAttribute(
+        lambda o: EpisodeVisitFactory(clinic=o.clinic) if o.clinic else EpisodeVisitFactory()
+    )
+    episode = factory.LazyAttribute(lambda o: o.visit.episode)
+    author = factory.LazyAttribute(lambda o: o.visit.therapist)
+    billing_rule = factory.LazyAttribute(lambda o: o.episode.billing_rule)
+    subjective = "Pain 4/10, easier since the last visit."
+    notes = "Tolerated treatment well."
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs: Any) -> dict[str, Any]:
+        if kwargs.get("clinic") is None:
+            kwargs["clinic"] = kwargs["visit"].clinic
+        return kwargs
+
+
+class SignedTreatmentNoteFactory(TreatmentNoteFactory):
+    """A signed note (the database refuses any later change to it or its rows)."""
+
+    status = TreatmentNote.Status.SIGNED
+    version = 2
+    signed_at = factory.LazyFunction(timezone.now)
+    signed_by = factory.LazyAttribute(lambda o: o.author)
+
+
+class TreatmentNoteAddendumFactory(DjangoModelFactory):
+    """An addendum to a signed note of `clinic` (or to `note=`)."""
+
+    class Meta:
+        model = TreatmentNoteAddendum
+
+    clinic = None
+    note = factory.LazyAttribute(
+        lambda o: (
+            SignedTreatmentNoteFactory(clinic=o.clinic)
+            if o.clinic
+            else SignedTreatmentNoteFactory()
+        )
+    )
+    author = factory.LazyAttribute(lambda o: o.note.author)
+    text = "Addendum: the hot pack was applied with three towel layers, not two."
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs: Any) -> dict[str, Any]:
+        if kwargs.get("clinic") is None:
+            kwargs["clinic"] = kwargs["note"].clinic
+        return kwargs
+
+
+CLINIC_ROW_FACTORIES.update(
+    {
+        PlanOfCare: PlanOfCareFactory,
+        TreatmentNote: TreatmentNoteFactory,
+        TreatmentNoteAddendum: TreatmentNoteAddendumFactory,
+    }
+)

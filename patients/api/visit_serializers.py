@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clinic.models import Room
+from patients.availability import MAX_SEARCH_DAYS
 from patients.models import Visit
 from patients.scheduling import LocalTimeError, localize
 
@@ -23,13 +24,17 @@ class ClinicDateTimeField(serializers.Field):
     default_error_messages = {"invalid": "Not an ISO 8601 date-time (e.g. 2026-03-09T10:00)."}
 
     def to_internal_value(self, data: Any) -> dt.datetime:
-        value = parse_datetime(str(data)) if isinstance(data, str) else None
+        try:
+            value = parse_datetime(data) if isinstance(data, str) else None
+        except ValueError:  # well formed but impossible, e.g. month 13
+            value = None
         if value is None:
             self.fail("invalid")
         if value.tzinfo is not None:
-            return value
+            return value.astimezone(dt.UTC)
         try:
-            return localize(value, self.context["clinic"].tz)
+            # UTC: the services add durations, and within one zone Python adds wall-clock time.
+            return localize(value, self.context["clinic"].tz).astimezone(dt.UTC)
         except LocalTimeError as exc:
             raise serializers.ValidationError(str(exc), code=exc.code) from exc
 
@@ -136,8 +141,10 @@ class SlotQuerySerializer(serializers.Serializer):
         attrs.setdefault("date_to", attrs["date_from"])
         if attrs["date_to"] < attrs["date_from"]:
             raise serializers.ValidationError({"date_to": "Must be on or after date_from."})
-        if (attrs["date_to"] - attrs["date_from"]).days > 31:
-            raise serializers.ValidationError({"date_to": "Search at most 31 days at once."})
+        if (attrs["date_to"] - attrs["date_from"]).days + 1 > MAX_SEARCH_DAYS:
+            raise serializers.ValidationError(
+                {"date_to": f"Search at most {MAX_SEARCH_DAYS} days at once."}
+            )
         return attrs
 
 

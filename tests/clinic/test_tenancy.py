@@ -26,7 +26,12 @@ from rest_framework.test import APIClient
 from clinic.api.permissions import HasClinicCapability
 from clinic.capabilities import Role
 from clinic.models import Clinic, User
-from tests.factories import CLINIC_ROW_FACTORIES, MembershipFactory, UserFactory
+from tests.factories import (
+    CLINIC_ROW_FACTORIES,
+    URL_KWARG_MODELS,
+    MembershipFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -106,6 +111,8 @@ def _registered(model: type[Model], route: Route, why: str) -> None:
 
 
 def _model_named(name: str, route: Route) -> type[Model]:
+    if name in URL_KWARG_MODELS:  # e.g. episode_id names an EpisodeOfCare
+        return URL_KWARG_MODELS[name]
     for model in CLINIC_ROW_FACTORIES:
         if model._meta.model_name == name.replace("_", ""):
             return model
@@ -113,6 +120,15 @@ def _model_named(name: str, route: Route) -> type[Model]:
         f"Route {route.name} ({route.path}) has the URL kwarg {name}_id, and no model named "
         f"{name!r} is in tests/factories.py CLINIC_ROW_FACTORIES. Register its factory."
     )
+
+
+def _follow(obj: Model, lookup_field: str) -> Any:
+    """The value a view's `lookup_field` names, following relations as DRF's lookups do:
+    `visit__public_id` on a treatment note is its visit's public id."""
+    value: Any = obj
+    for name in lookup_field.split("__"):
+        value = getattr(value, name)
+    return value
 
 
 def url_kwargs(
@@ -130,7 +146,7 @@ def url_kwargs(
         assert model is not None, f"{route.name}: {route.view.__name__} declares no `model`"
         _registered(model, route, f"for its {lookup}")
         obj = rows[model]
-        kwargs[lookup] = getattr(obj, route.view.lookup_field)
+        kwargs[lookup] = _follow(obj, route.view.lookup_field)
     for kwarg in sorted(route.kwargs - kwargs.keys()):
         parent_name = kwarg.removesuffix("_id")
         parent = getattr(obj, parent_name, None) if obj is not None else None

@@ -21,6 +21,10 @@ from tests.factories import (
     therapist_in,
 )
 
+# Every test here uses the database, some only through request.getfixturevalue(): the mark makes
+# pytest-django run them before the transactional tests, whose flush empties the shipped rows.
+pytestmark = pytest.mark.django_db
+
 TOMORROW = dt.date.today() + dt.timedelta(days=1)
 NEW_PATIENT = {
     "first_name": "Margaret",

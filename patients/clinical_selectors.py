@@ -1,0 +1,298 @@
+"""Reads of the clinical record (episodes, evaluations, goals, outcome measures), scoped by
+clinic first. Every list is a fixed number of queries whatever the number of rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from itertools import groupby
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+
+from clinic.models import Clinic, User
+from patients import outcomes
+from patients.models import (
+    EpisodeOfCare,
+    Evaluation,
+    EvaluationAddendum,
+    Goal,
+    OutcomeMeasure,
+    Patient,
+)
+
+
+def as_uuid(value: uuid.UUID | str) -> uuid.UUID | None:
+    """The UUID, or None when malformed (answer as for an id that does not exist)."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+# --- Episodes --------------------------------------------------------------------------------
+
+
+def episode_list(
+    *,
+    clinic: Clinic,
+    patient: Patient | None = None,
+    therapist: User | None = None,
+    status: str | None = None,
+) -> QuerySet[EpisodeOfCare]:
+    episodes = EpisodeOfCare.objects.for_clinic(clinic)
+    if patient is not None:
+        episodes = episodes.filter(patient=patient)
+    if therapist is not None:
+        episodes = episodes.filter(therapist=therapist)
+    if status:
+        episodes = episodes.filter(status=status)
+    return episodes.select_related("patient", "therapist", "primary_diagnosis").order_by(
+        "-started_on", "-pk"
+    )
+
+
+def episode_get(*, clinic: Clinic, public_id: uuid.UUID | str) -> EpisodeOfCare | None:
+    found = as_uuid(public_id)
+    if found is None:
+        return None
+    return episode_list(clinic=clinic).filter(public_id=found).first()
+
+
+# --- Evaluations -----------------------------------------------------------------------------
+
+
+def addendum_list(*, clinic: Clinic, evaluation: Evaluation) -> QuerySet[EvaluationAddendum]:
+    return (
+        EvaluationAddendum.objects.for_clinic(clinic)
+        .filter(evaluation=evaluation)
+        .select_related("author")
+        .order_by("created_at", "pk")
+    )
+
+
+def evaluation_list(*, clinic: Clinic, episode: EpisodeOfCare) -> QuerySet[Evaluation]:
+    """An episode's evaluations, oldest first, each with its author, signer and addenda."""
+    return _evaluations(clinic).filter(episode=episode).order_by("performed_on", "pk")
+
+
+def _evaluations(clinic: Clinic) -> QuerySet[Evaluation]:
+    return (
+        Evaluation.objects.for_clinic(clinic)
+        .select_related("episode", "author", "signed_by", "visit")
+        .prefetch_related(
+            Prefetch(
+                "addenda",
+                queryset=EvaluationAddendum.objects.for_clinic(clinic)
+                .select_related("author")
+                .order_by("created_at", "pk"),
+            )
+        )
+    )
+
+
+def evaluation_get(*, clinic: Clinic, public_id: uuid.UUID | str) -> Evaluation | None:
+    found = as_uuid(public_id)
+    if found is None:
+        return None
+    return _evaluations(clinic).filter(public_id=found).first()
+
+
+# --- Goals -----------------------------------------------------------------------------------
+
+
+def goal_list(*, clinic: Clinic, episode: EpisodeOfCare) -> QuerySet[Goal]:
+    return (
+        Goal.objects.for_clinic(clinic)
+        .filter(episode=episode)
+        .select_related("episode")
+        .order_by("term", "target_date", "pk")
+    )
+
+
+def goal_get(*, clinic: Clinic, public_id: uuid.UUID | str) -> Goal | None:
+    found = as_uuid(public_id)
+    if found is None:
+        return None
+    return Goal.objects.for_clinic(clinic).filter(public_id=found).select_related("episode").first()
+
+
+@dataclass(frozen=True)
+class GoalStatusChange:
+    status: str
+    changed_at: dt.datetime
+    changed_by: User | None
+
+
+def goal_status_history(*, goals: Iterable[Goal]) -> dict[int, list[GoalStatusChange]]:
+    """Each goal's status changes, oldest first (the first is the status it was set with), from
+    the goals' history in one query."""
+    ids = [goal.pk for goal in goals]
+    history: dict[int, list[GoalStatusChange]] = {pk: [] for pk in ids}
+    if not ids:
+        return history
+    rows = (
+        Goal.history.model.objects.filter(id__in=ids)
+        .select_related("history_user")
+        .order_by("id", "history_date", "history_id")
+    )
+    for row in rows:
+        changes = history[row.id]
+        if not changes or changes[-1].status != row.status:
+            changes.append(GoalStatusChange(row.status, row.history_date, row.history_user))
+    return history
+
+
+# --- Outcome measures ------------------------------------------------------------------------
+
+
+def outcome_list(
+    *, clinic: Clinic, episode: EpisodeOfCare, instrument: str | None = None
+) -> QuerySet[OutcomeMeasure]:
+    """An episode's measures, oldest first, those entered in error included (and marked)."""
+    measures = OutcomeMeasure.objects.for_clinic(clinic).filter(episode=episode)
+    if instrument:
+        measures = measures.filter(instrument=instrument)
+    return measures.select_related("episode", "evaluation", "visit", "recorded_by").order_by(
+        "instrument", "recorded_on", "pk"
+    )
+
+
+def outcome_get(*, clinic: Clinic, public_id: uuid.UUID | str) -> OutcomeMeasure | None:
+    found = as_uuid(public_id)
+    if found is None:
+        return None
+    return (
+        OutcomeMeasure.objects.for_clinic(clinic)
+        .filter(public_id=found)
+        .select_related("episode", "evaluation", "visit", "recorded_by")
+        .first()
+    )
+
+
+def outcome_score(measure: OutcomeMeasure) -> outcomes.Score:
+    """The measure's score, recomputed exactly from its raw answers and instrument version."""
+    try:
+        return outcomes.score(measure.instrument, measure.version, measure.answers)
+    except outcomes.AnswerError as exc:  # answers stored before a rule was tightened
+        found = outcomes.INSTRUMENTS.get(measure.instrument)
+        return outcomes.Score(
+            instrument=measure.instrument,
+            version=measure.version,
+            value=None,
+            display="",
+            unit=found.unit if found else "",
+            direction=found.direction if found else outcomes.LOWER_IS_BETTER,
+            reason=f"the stored answers cannot be scored ({exc})",
+        )
+
+
+@dataclass(frozen=True)
+class OutcomePoint:
+    measure: OutcomeMeasure
+    score: outcomes.Score
+
+    @property
+    def recorded_on(self) -> dt.date:
+        return self.measure.recorded_on
+
+    @property
+    def value(self) -> Decimal | None:
+        return self.score.stored_value
+
+
+@dataclass(frozen=True)
+class InstrumentSummary:
+    """One instrument's series in an episode: baseline (the first measure not entered in error),
+    the one before the latest, the latest, and the change from baseline with the MCID verdict."""
+
+    instrument: outcomes.Instrument
+    series: list[OutcomePoint]
+    change: outcomes.Change | None  # None while the baseline is the only measure
+
+    @property
+    def baseline(self) -> OutcomePoint:
+        return self.series[0]
+
+    @property
+    def previous(self) -> OutcomePoint | None:
+        return self.series[-2] if len(self.series) > 1 else None
+
+    @property
+    def latest(self) -> OutcomePoint:
+        return self.series[-1]
+
+    @property
+    def mcid_reached(self) -> bool:
+        return self.change is not None and self.change.meaningful
+
+
+def outcome_summary(*, clinic: Clinic, episode: EpisodeOfCare) -> list[InstrumentSummary]:
+    """Per instrument (in the order of patients.outcomes.INSTRUMENTS): the series of valid
+    measures with baseline, previous, latest and the change from baseline, in one query."""
+    measures = (
+        outcome_list(clinic=clinic, episode=episode)
+        .filter(entered_in_error=False)
+        .select_related(None)
+        .select_related("recorded_by")
+    )
+    by_instrument: dict[str, list[OutcomeMeasure]] = {
+        code: list(rows) for code, rows in groupby(measures, key=lambda m: m.instrument)
+    }
+    summaries = []
+    for code, found in outcomes.INSTRUMENTS.items():
+        rows = by_instrument.get(code)
+        if not rows:
+            continue
+        series = [OutcomePoint(measure, outcome_score(measure)) for measure in rows]
+        change = (
+            outcomes.change(code, series[0].score, series[-1].score) if len(series) > 1 else None
+        )
+        summaries.append(InstrumentSummary(instrument=found, series=series, change=change))
+    return summaries
+
+
+def summary_as_dict(summary: InstrumentSummary) -> dict[str, Any]:
+    """The summary as plain data (the API's and the pages' shape)."""
+
+    def point(p: OutcomePoint | None) -> dict[str, Any] | None:
+        if p is None:
+            return None
+        return {
+            "id": p.measure.public_id,
+            "recorded_on": p.recorded_on,
+            "score": p.value,
+            "display": p.score.text,
+            "band": p.score.band,
+            "reason": p.score.reason,
+        }
+
+    change = summary.change
+    return {
+        "instrument": summary.instrument.code,
+        "name": summary.instrument.name,
+        "unit": summary.instrument.unit,
+        "direction": summary.instrument.direction,
+        "count": len(summary.series),
+        "baseline": point(summary.baseline),
+        "previous": point(summary.previous),
+        "latest": point(summary.latest),
+        "change": None
+        if change is None
+        else {
+            "difference": change.difference,
+            "improvement": change.improvement,
+            "relative_percent": change.relative_percent,
+            "improved": change.improved,
+            "meaningful": change.meaningful,
+            "reached": list(change.reached),
+            "mcid_absolute": change.thresholds.absolute,
+            "mcid_relative_percent": change.thresholds.relative_percent,
+            "reason": change.reason,
+        },
+        "mcid_reached": summary.mcid_reached,
+        "series": [point(p) for p in summary.series],
+    }
