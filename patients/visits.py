@@ -390,6 +390,20 @@ def visit_book(
     if kind not in Visit.Kind.values:
         raise ValidationError({"kind": f"Unknown kind {kind!r}."})
 
+    def new_visit() -> Visit:
+        return Visit(
+            clinic=clinic,
+            patient=patient,
+            therapist=therapist,
+            room=room,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            kind=kind,
+            episode=episode,
+            booked_by=by,
+            status_changed_at=timezone.now(),
+        )
+
     def book() -> Visit:
         _lock_therapist(therapist, clinic)
         check_overlaps(
@@ -401,24 +415,12 @@ def visit_book(
             ends_at=ends_at,
         )
         check_availability(clinic=clinic, therapist=therapist, starts_at=starts_at, ends_at=ends_at)
-        return _insert([visit], by=by)[0]
+        return _insert([new_visit()], by=by)[0]  # a new row on every attempt
 
-    visit = Visit(
-        clinic=clinic,
-        patient=patient,
-        therapist=therapist,
-        room=room,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        kind=kind,
-        episode=episode,
-        booked_by=by,
-        status_changed_at=timezone.now(),
-    )
     try:
         return _retrying(book)
     except IntegrityError as exc:
-        raise _lost_race([visit], clinic) from exc
+        raise _lost_race([new_visit()], clinic) from exc
 
 
 def local_start(

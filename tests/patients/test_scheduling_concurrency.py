@@ -46,8 +46,10 @@ pytestmark = [
         connection.vendor != "postgresql",
         reason="concurrency of row locks and exclusion constraints: PostgreSQL only (CI runs it)",
     ),
-    # serialized_rollback: a transactional test empties every table afterwards; this puts back
-    # the rows the data migrations shipped (precaution kinds, the catalogues) for later tests.
+    # A transactional test empties every table when it ends. serialized_rollback loads the rows
+    # the migrations shipped (precaution kinds, catalogues) back at the start of each test here,
+    # in case an earlier transactional test emptied them (Django's TransactionTestCase rules);
+    # pytest-django runs transactional tests after all the others.
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
