@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/v1/", include("clinic.api.urls")),
     path("api/v1/", include("patients.api.urls")),
     path("api/v1/catalogue/", include("programs.api.urls")),
+    path("api/v1/", include("programs.api.care_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

@@ -1,7 +1,11 @@
-"""Admin for the practice-wide catalogues: superusers edit them; clinic administrators read them.
+"""Admin for the practice-wide catalogues (superusers edit them; clinic administrators read
+them), and for plans of care and treatment notes (scoped to the clinics the user administers).
 
-Writes go through the services (the same checks as the API); each catalogue row keeps its
-change history (SimpleHistoryAdmin).
+Writes go through the services (the same checks as the API); each row keeps its change history
+(SimpleHistoryAdmin). Clinical rows are never deleted here. A plan's content and items change
+only by recertification (API/pages); here its physician's certification is recorded. A draft
+treatment note's text can be corrected (with its version); its items, billing lines and
+addenda show read-only, and a signed note is read-only altogether.
 """
 
 from __future__ import annotations
@@ -9,18 +13,37 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
-from clinic.admin_base import ServiceCheckedForm
+from clinic.admin_base import (
+    ClinicFilter,
+    ClinicScopedAdmin,
+    ClinicScopedInline,
+    ServiceCheckedForm,
+)
 from clinic.admin_site import administers_any_clinic
+from clinic.errors import ApplicationError
 from clinic.records import actor, record_delete
 from patients.models import PrecautionKind
 from patients.vocabulary import ACUTE_BACK_PAIN, BodyRegion
-from programs import services
-from programs.models import ContraindicationRule, Exercise, Modality
+from programs import care, services
+from programs.models import (
+    BillingLine,
+    ContraindicationRule,
+    DeliveredExercise,
+    DeliveredModality,
+    Exercise,
+    Modality,
+    PlannedExercise,
+    PlannedModality,
+    PlanOfCare,
+    TreatmentNote,
+    TreatmentNoteAddendum,
+)
 
 
 def _is_superuser(request: HttpRequest) -> bool:
@@ -209,3 +232,275 @@ class ContraindicationRuleAdmin(CatalogueReadOnlyForAdmins, SimpleHistoryAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
+
+
+# --- Plans of care and treatment notes -------------------------------------------------------
+
+
+class _ServiceForm(forms.ModelForm):
+    """A model form whose `service_checks(user)` runs the service's rules for the signed-in user
+    (set by the admin), so the admin refuses what the API refuses, on the right field."""
+
+    request_user: Any = None
+
+    def service_checks(self) -> None:
+        raise NotImplementedError
+
+    def _post_clean(self) -> None:
+        super()._post_clean()  # type: ignore[misc]
+        if self.errors:
+            return
+        try:
+            self.service_checks()
+        except ValidationError as exc:
+            self._update_errors(exc)  # type: ignore[attr-defined]
+        except ApplicationError as exc:
+            self.add_error(None, exc.message)
+        except PermissionDenied as exc:
+            self.add_error(None, str(exc))
+
+
+def _saved(obj: Any, saved: Any) -> None:
+    """Make the admin's unsaved `obj` the row the service created (for the log and redirect)."""
+    obj.pk = saved.pk
+    obj.refresh_from_db()
+    obj._state.adding = False
+
+
+class _ReadOnlyInline(ClinicScopedInline):
+    can_delete = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class PlannedModalityInline(_ReadOnlyInline):
+    model = PlannedModality
+    fields = ["modality", "body_region", "minutes", "parameters", "override_justification"]
+
+
+class PlannedExerciseInline(_ReadOnlyInline):
+    model = PlannedExercise
+    fields = [
+        "exercise",
+        "sets",
+        "reps",
+        "hold_seconds",
+        "times_per_day",
+        "days_per_week",
+        "override_justification",
+    ]
+
+
+class PlanOfCareForm(_ServiceForm):
+    def service_checks(self) -> None:
+        plan = self.instance
+        if plan.pk is None:
+            care.plan_create_check(
+                episode=plan.episode,
+                starts_on=plan.starts_on,
+                certified_until=plan.certified_until,
+                physician_signed_on=plan.physician_signed_on,
+                verbal_order_on=plan.verbal_order_on,
+                by=self.request_user,
+            )
+        else:
+            care.plan_physician_check(plan)
+
+
+class _ClinicalRecordAdmin(ClinicScopedAdmin):
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.request_user = request.user
+        return form
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False  # clinical data is never deleted
+
+
+@admin.register(PlanOfCare)
+class PlanOfCareAdmin(_ClinicalRecordAdmin):
+    """A new plan is established here without items (the API and the therapist's pages add
+    them, with the contraindication check); afterwards only the physician's certification
+    (name, signature date, verbal order) is recorded here."""
+
+    form = PlanOfCareForm
+    list_display = [
+        "__str__",
+        "episode",
+        "version",
+        "status",
+        "starts_on",
+        "certified_until",
+        "physician_signed_on",
+    ]
+    list_filter = [ClinicFilter, "status"]
+    list_select_related = ["episode"]
+    search_fields = ["episode__patient__mrn"]
+    autocomplete_fields = ["episode"]
+    inlines = [PlannedModalityInline, PlannedExerciseInline]
+    NEW = [
+        "episode",
+        "frequency_per_week",
+        "duration_weeks",
+        "starts_on",
+        "certified_until",
+        "physician_name",
+        "physician_signed_on",
+        "verbal_order_on",
+        "notes",
+    ]
+    RECORD = [
+        "episode",
+        "version",
+        "status",
+        "supersedes",
+        "frequency_per_week",
+        "duration_weeks",
+        "starts_on",
+        "first_treatment_on",
+        "certified_until",
+        "notes",
+        "created_by",
+        "created_at",
+    ]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.NEW if obj is None else [*self.RECORD, *care.PHYSICIAN_FIELDS]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [] if obj is None else self.RECORD
+
+    def save_model(self, request: HttpRequest, obj: PlanOfCare, form: Any, change: bool) -> None:
+        if change:
+            changed = {
+                n: form.cleaned_data[n] for n in care.PHYSICIAN_FIELDS if n in form.changed_data
+            }
+            if changed:
+                care.plan_physician_update(plan=obj, by=actor(request), **changed)
+            return
+        values = {n: form.cleaned_data[n] for n in self.NEW}
+        _saved(obj, care.plan_create(by=actor(request), **values))
+
+
+class DeliveredModalityInline(_ReadOnlyInline):
+    model = DeliveredModality
+    fields = [
+        "modality",
+        "body_region",
+        "minutes",
+        "parameters",
+        "override_justification",
+        "warnings",
+    ]
+
+
+class DeliveredExerciseInline(_ReadOnlyInline):
+    model = DeliveredExercise
+    fields = ["exercise", "sets", "reps", "hold_seconds", "notes", "override_justification"]
+
+
+class BillingLineInline(_ReadOnlyInline):
+    model = BillingLine
+    fields = ["cpt_code", "minutes", "units", "timed", "modifiers"]
+
+
+class TreatmentNoteAddendumInline(_ReadOnlyInline):
+    """Addenda are append-only: therapists add them through the API and pages."""
+
+    model = TreatmentNoteAddendum
+    fields = ["author", "text", "created_at"]
+
+
+class TreatmentNoteForm(_ServiceForm):
+    based_on_version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["based_on_version"].initial = self.instance.version
+
+    def service_checks(self) -> None:
+        note = self.instance
+        if note.pk is None:
+            care.treatment_note_visit_check(note.visit)
+            if TreatmentNote.objects.filter(visit=note.visit).exists():
+                raise ValidationError({"visit": "The visit already has a treatment note."})
+            return
+        current = TreatmentNote.objects.filter(pk=note.pk).values_list("version", flat=True).first()
+        if self.cleaned_data.get("based_on_version") != current:
+            raise ValidationError(
+                f"Someone saved this treatment note since you opened it (it is now version "
+                f"{current}); reload the page and make your change again."
+            )
+
+
+@admin.register(TreatmentNote)
+class TreatmentNoteAdmin(_ClinicalRecordAdmin):
+    """A draft's text is corrected here through the service (with its version); what was
+    delivered, the billing lines and the addenda show read-only; a signed note is read-only."""
+
+    form = TreatmentNoteForm
+    list_display = ["__str__", "visit", "episode", "status", "version", "author", "signed_at"]
+    list_filter = [ClinicFilter, "status", "billing_rule"]
+    list_select_related = ["visit", "episode", "author"]
+    search_fields = ["episode__patient__mrn"]
+    raw_id_fields = ["visit"]
+    inlines = [
+        DeliveredModalityInline,
+        DeliveredExerciseInline,
+        BillingLineInline,
+        TreatmentNoteAddendumInline,
+    ]
+    TEXT = ["subjective", "assessment", "notes"]
+    RECORD = [
+        "visit",
+        "episode",
+        "author",
+        "status",
+        "version",
+        "billing_rule",
+        "signed_at",
+        "signed_by",
+        "created_at",
+        "updated_at",
+    ]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ["visit", *self.TEXT]
+        return [*self.RECORD, *self.TEXT, "based_on_version"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [] if obj is None else self.RECORD
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.status == TreatmentNote.Status.SIGNED:
+            return False  # signed: immutable; corrections are addenda
+        return super().has_change_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: TreatmentNote, form: Any, change: bool) -> None:
+        text = {n: form.cleaned_data[n] for n in self.TEXT}
+        if not change:
+            _saved(obj, care.treatment_note_save(visit=obj.visit, by=actor(request), **text))
+            return
+        try:
+            care.treatment_note_save(
+                visit=obj.visit,
+                by=actor(request),
+                version=form.cleaned_data["based_on_version"],
+                **{n: v for n, v in text.items() if n in form.changed_data},
+            )
+        except ApplicationError as exc:  # a colleague saved between the check and now
+            self.message_user(request, exc.message, messages.ERROR)

@@ -1,7 +1,9 @@
-"""Reads of the catalogues, and the contraindication check against a patient's record.
+"""Reads of the catalogues, the contraindication check against a patient's record, plans of
+care, treatment notes and an episode's compliance clocks.
 
 The catalogues are practice-wide: every member of staff reads all of them, so these selectors
 take no clinic. The contraindication selectors take a patient, whose clinic scopes the record.
+Plans, notes and compliance are read with the clinic first (or the episode's own clinic).
 """
 
 from __future__ import annotations
@@ -9,13 +11,31 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Max, Prefetch, Q, QuerySet, Sum
+from django.utils import timezone
 
-from patients.models import Patient
+from clinic.models import Clinic, TherapistProfile
+from patients.models import EpisodeOfCare, Evaluation, Goal, Patient, Visit
+from patients.scheduling import local_day_bounds
 from patients.selectors import patient_flags
+from programs import compliance
 from programs.contraindications import Finding, check, rules_from_rows
-from programs.models import ContraindicationRule, Exercise, Modality
+from programs.models import (
+    BillingLine,
+    ContraindicationRule,
+    DeliveredExercise,
+    DeliveredModality,
+    Exercise,
+    Modality,
+    PlannedExercise,
+    PlannedModality,
+    PlanOfCare,
+    TreatmentNote,
+    TreatmentNoteAddendum,
+)
 
 _RULES_IN_ORDER = ContraindicationRule.objects.order_by("condition", "pk")
 
@@ -107,4 +127,372 @@ def contraindications_for_items(
             )
             for e in exercises
         ],
+    )
+
+
+def _uuid(value: uuid.UUID | str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+# --- Plans of care ---------------------------------------------------------------------------
+
+
+def _plans(clinic: Clinic | int) -> QuerySet[PlanOfCare]:
+    return (
+        PlanOfCare.objects.for_clinic(clinic)
+        .select_related("episode", "supersedes", "created_by")
+        .prefetch_related(
+            Prefetch(
+                "modalities",
+                queryset=PlannedModality.objects.select_related("modality").order_by("pk"),
+            ),
+            Prefetch(
+                "exercises",
+                queryset=PlannedExercise.objects.select_related("exercise").order_by("pk"),
+            ),
+        )
+    )
+
+
+def plan_list(*, clinic: Clinic, episode: EpisodeOfCare) -> QuerySet[PlanOfCare]:
+    """The episode's plans, newest version first, with their items (four queries)."""
+    return _plans(clinic).filter(episode=episode).order_by("-version", "-pk")
+
+
+def plan_get(*, clinic: Clinic, public_id: uuid.UUID | str) -> PlanOfCare | None:
+    found = _uuid(public_id)
+    if found is None:
+        return None
+    return _plans(clinic).filter(public_id=found).first()
+
+
+def plan_active(*, episode: EpisodeOfCare) -> PlanOfCare | None:
+    return (
+        PlanOfCare.objects.for_clinic(episode.clinic_id)
+        .filter(episode=episode, status=PlanOfCare.Status.ACTIVE)
+        .first()
+    )
+
+
+# --- Treatment notes -------------------------------------------------------------------------
+
+
+def visit_day(visit: Visit) -> dt.date:
+    """The date of service: the visit's local date in its clinic's zone."""
+    return timezone.localdate(visit.starts_at, visit.clinic.tz)
+
+
+def treatment_note_get(*, clinic: Clinic, visit_public_id: uuid.UUID | str) -> TreatmentNote | None:
+    """The note of the clinic's visit with this public id, with its items, billing lines and
+    addenda (six queries), or None."""
+    found = _uuid(visit_public_id)
+    if found is None:
+        return None
+    return (
+        TreatmentNote.objects.for_clinic(clinic)
+        .filter(visit__public_id=found, visit__clinic=clinic)
+        .select_related("visit", "episode", "author", "signed_by")
+        .prefetch_related(
+            Prefetch(
+                "modalities",
+                queryset=DeliveredModality.objects.select_related("modality").order_by("pk"),
+            ),
+            Prefetch(
+                "exercises",
+                queryset=DeliveredExercise.objects.select_related("exercise").order_by("pk"),
+            ),
+            Prefetch("billing_lines", queryset=BillingLine.objects.order_by("cpt_code", "pk")),
+            Prefetch(
+                "addenda",
+                queryset=TreatmentNoteAddendum.objects.select_related("author").order_by(
+                    "created_at", "pk"
+                ),
+            ),
+        )
+        .first()
+    )
+
+
+def treatment_note_addendum_list(
+    *, clinic: Clinic, note: TreatmentNote
+) -> QuerySet[TreatmentNoteAddendum]:
+    return (
+        TreatmentNoteAddendum.objects.for_clinic(clinic)
+        .filter(note=note)
+        .select_related("author")
+        .order_by("created_at", "pk")
+    )
+
+
+# --- Compliance ------------------------------------------------------------------------------
+
+# The plan-of-care certification is flagged this many days before it ends (CLINICAL.md names
+# no number; two weeks leave time to re-evaluate and have the physician sign).
+CERTIFICATION_ENDING_WARN_DAYS = 14
+# Kinds of a signed evaluation that end a progress-report period when a PT signed them: the
+# progress report itself, and a re-evaluation (which includes one, CMS Pub. 100-02 ch. 15
+# section 220.3 D).
+PROGRESS_REPORT_KINDS = (Evaluation.Kind.PROGRESS_REPORT, Evaluation.Kind.RE_EVALUATION)
+
+
+def _completed_visit_starts(episode: EpisodeOfCare) -> list[dt.datetime]:
+    return list(
+        Visit.objects.for_clinic(episode.clinic_id)
+        .filter(episode=episode, status=Visit.Status.COMPLETED)
+        .values_list("starts_at", flat=True)
+    )
+
+
+def _evaluation_facts(episode: EpisodeOfCare) -> list[tuple[str, dt.date, str, str | None]]:
+    """(kind, performed_on, status, signer's discipline) of the episode's evaluations."""
+    return list(
+        Evaluation.objects.for_clinic(episode.clinic_id)
+        .filter(episode=episode)
+        .values_list("kind", "performed_on", "status", "signed_by__therapist_profile__discipline")
+    )
+
+
+def _treatment_dates(
+    episode: EpisodeOfCare,
+    starts: Sequence[dt.datetime],
+    evaluations: Sequence[tuple[str, dt.date, str, str | None]],
+) -> list[dt.date]:
+    tz = episode.clinic.tz
+    days = {timezone.localdate(start, tz) for start in starts}
+    days |= {day for kind, day, _, _ in evaluations if kind == Evaluation.Kind.INITIAL}
+    return sorted(days)
+
+
+def _progress_reports(
+    evaluations: Sequence[tuple[str, dt.date, str, str | None]],
+) -> list[compliance.ProgressReport]:
+    return [
+        compliance.ProgressReport(
+            written_on=day,
+            by_licensed_therapist=discipline == TherapistProfile.Discipline.PT,
+            signed=status == Evaluation.Status.SIGNED,
+        )
+        for kind, day, status, discipline in evaluations
+        if kind in PROGRESS_REPORT_KINDS
+    ]
+
+
+def episode_treatment_dates(*, episode: EpisodeOfCare) -> list[dt.date]:
+    """The episode's treatment days: the local dates of its completed visits and the day of its
+    initial evaluation, each once, in order."""
+    return _treatment_dates(episode, _completed_visit_starts(episode), _evaluation_facts(episode))
+
+
+def episode_progress_reports(*, episode: EpisodeOfCare) -> list[compliance.ProgressReport]:
+    """The episode's progress reports and re-evaluations, as the progress-report clock reads
+    them: only one signed by a PT ends a period (an assistant's does not)."""
+    return _progress_reports(_evaluation_facts(episode))
+
+
+Level = Literal["warning", "critical"]
+
+
+@dataclass(frozen=True)
+class ComplianceFlag:
+    """One thing to act on. `area`: progress_report, certification, plan or authorization."""
+
+    area: str
+    level: Level
+    message: str
+
+
+@dataclass(frozen=True)
+class CertificationState:
+    """The active plan's certification: `status` from programs.compliance, or `problem` when
+    the plan's own dates break the rule (a plan recorded before these checks)."""
+
+    plan: PlanOfCare
+    counted_from: dt.date
+    status: compliance.CertificationStatus | None
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class AuthorizationUse:
+    """The payer's authorization, what has been used of it, and its status."""
+
+    reference: str
+    visits_approved: int | None
+    visits_used: int
+    units_approved: int | None
+    units_used: int
+    starts_on: dt.date | None
+    ends_on: dt.date | None
+    status: compliance.AuthorizationStatus
+
+
+@dataclass(frozen=True)
+class EpisodeCompliance:
+    episode: EpisodeOfCare
+    today: dt.date
+    treatment_dates: list[dt.date]
+    progress_report: compliance.ProgressReportStatus
+    certification: CertificationState | None
+    authorization: AuthorizationUse | None
+    flags: tuple[ComplianceFlag, ...]
+
+
+def _certification(
+    plan: PlanOfCare | None, today: dt.date
+) -> tuple[CertificationState | None, list[ComplianceFlag]]:
+    if plan is None:
+        return None, []
+    counted_from = plan.first_treatment_on or plan.starts_on
+    try:
+        status = compliance.certification_status(
+            first_treatment=counted_from,
+            certified_until=plan.certified_until,
+            physician_signed_on=plan.physician_signed_on,
+            verbal_order_on=plan.verbal_order_on,
+            today=today,
+        )
+    except compliance.CertificationError as exc:
+        message = f"Plan of care certification is not valid: {exc}"
+        return CertificationState(plan, counted_from, None, str(exc)), [
+            ComplianceFlag("certification", "critical", message)
+        ]
+    critical = status.expired or status.signature == "overdue"
+    flags = [
+        ComplianceFlag("certification", "critical" if critical else "warning", message)
+        for message in status.flags
+    ]
+    if not status.expired and status.days_left <= CERTIFICATION_ENDING_WARN_DAYS:
+        when = "today" if status.days_left == 0 else f"in {status.days_left} days"
+        flags.insert(
+            0,
+            ComplianceFlag(
+                "certification",
+                "warning",
+                f"Plan of care certification ends on {plan.certified_until:%Y-%m-%d} ({when}): "
+                "re-evaluate and recertify to continue treatment",
+            ),
+        )
+    return CertificationState(plan, counted_from, status), flags
+
+
+def _authorization(
+    episode: EpisodeOfCare, starts: Sequence[dt.datetime], today: dt.date
+) -> tuple[AuthorizationUse | None, list[ComplianceFlag]]:
+    if (
+        episode.auth_visits is None
+        and episode.auth_units is None
+        and episode.auth_ends_on is None
+        and episode.auth_starts_on is None
+    ):
+        return None, []
+    tz = episode.clinic.tz
+    first, last = episode.auth_starts_on, episode.auth_ends_on
+    visits_used = sum(
+        1
+        for start in starts
+        if (first is None or timezone.localdate(start, tz) >= first)
+        and (last is None or timezone.localdate(start, tz) <= last)
+    )
+    notes = BillingLine.objects.filter(
+        note__clinic_id=episode.clinic_id,
+        note__episode=episode,
+        note__status=TreatmentNote.Status.SIGNED,
+    )
+    if first is not None:
+        notes = notes.filter(note__visit__starts_at__gte=local_day_bounds(first, tz)[0])
+    if last is not None:
+        notes = notes.filter(note__visit__starts_at__lt=local_day_bounds(last, tz)[1])
+    units_used = notes.aggregate(units=Sum("units"))["units"] or 0
+    status = compliance.authorization_status(
+        visits_approved=episode.auth_visits,
+        visits_used=visits_used,
+        units_approved=episode.auth_units,
+        units_used=units_used,
+        starts_on=first,
+        ends_on=last,
+        today=today,
+    )
+    level: Level = "critical" if status.status == "exhausted" else "warning"
+    use = AuthorizationUse(
+        reference=episode.auth_reference,
+        visits_approved=episode.auth_visits,
+        visits_used=visits_used,
+        units_approved=episode.auth_units,
+        units_used=units_used,
+        starts_on=first,
+        ends_on=last,
+        status=status,
+    )
+    return use, [ComplianceFlag("authorization", level, message) for message in status.flags]
+
+
+def _goals_changed_flag(episode: EpisodeOfCare, plan: PlanOfCare) -> list[ComplianceFlag]:
+    """Long-term goals changed after the plan was certified: the plan must be recertified."""
+    changed = (
+        Goal.objects.for_clinic(episode.clinic_id)
+        .filter(episode=episode, term=Goal.Term.LONG, updated_at__gt=plan.created_at)
+        .aggregate(last=Max("updated_at"))["last"]
+    )
+    if changed is None:
+        return []
+    day = timezone.localdate(changed, episode.clinic.tz)
+    return [
+        ComplianceFlag(
+            "plan",
+            "warning",
+            f"Long-term goals changed on {day:%Y-%m-%d}, after the plan of care (version "
+            f"{plan.version}) was certified: recertify it",
+        )
+    ]
+
+
+def episode_compliance(
+    *, episode: EpisodeOfCare, today: dt.date | None = None
+) -> EpisodeCompliance:
+    """The episode's clocks as of `today` (the clinic's today): the progress report every 10
+    treatment days, the active plan's certification and physician's signature, and the payer's
+    authorization, each with readable flags. Six queries at most, whatever the episode's size."""
+    clinic = episode.clinic
+    today = today or timezone.localdate(timezone=clinic.tz)
+    starts = _completed_visit_starts(episode)
+    evaluations = _evaluation_facts(episode)
+    treatment_dates = _treatment_dates(episode, starts, evaluations)
+    clock = compliance.progress_report_status(
+        treatment_dates=treatment_dates,
+        reports=_progress_reports(evaluations),
+        today=today,
+        clock_on=episode.progress_report_clock,
+    )
+    flags = [
+        ComplianceFlag(
+            "progress_report", "critical" if clock.status == "due" else "warning", message
+        )
+        for message in clock.flags
+    ]
+    plan = plan_active(episode=episode)
+    certification, certification_flags = _certification(plan, today)
+    flags += certification_flags
+    if plan is not None:
+        flags += _goals_changed_flag(episode, plan)
+    elif episode.status == EpisodeOfCare.Status.ACTIVE:
+        flags.append(
+            ComplianceFlag(
+                "plan",
+                "warning",
+                "No plan of care: establish one and have the physician certify it",
+            )
+        )
+    authorization, authorization_flags = _authorization(episode, starts, today)
+    flags += authorization_flags
+    return EpisodeCompliance(
+        episode=episode,
+        today=today,
+        treatment_dates=treatment_dates,
+        progress_report=clock,
+        certification=certification,
+        authorization=authorization,
+        flags=tuple(flags),
     )

@@ -1,5 +1,9 @@
 """Every write to the catalogues, the check of recorded modality parameters, and the gate that
-refuses a contraindicated item unless the therapist justifies the override."""
+refuses a contraindicated item unless the therapist justifies the override.
+
+The plan-of-care and treatment services (plans, recertification, treatment notes, signing,
+addenda, completing a visit with its note) are in programs.care.
+"""
 
 from __future__ import annotations
 

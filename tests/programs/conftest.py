@@ -7,8 +7,19 @@ from collections.abc import Callable
 
 import pytest
 
-from clinic.models import Clinic
-from patients.models import Diagnosis, Patient, Precaution, PrecautionKind
+from clinic.models import Clinic, User
+from patients.models import (
+    BillingRule,
+    Diagnosis,
+    EpisodeOfCare,
+    Patient,
+    Precaution,
+    PrecautionKind,
+    Visit,
+)
+from patients.scheduling import localize
+from tests.factories import EpisodeOfCareFactory, VisitFactory
+from tests.programs.helpers import local_today
 
 ON = dt.date(2026, 6, 1)  # the date of service the contraindication tests check on
 
@@ -54,3 +65,56 @@ def add_diagnosis(patient: Patient) -> Callable[..., Diagnosis]:
         )
 
     return add
+
+
+# --- Plans of care and treatment notes ---------------------------------------------------------
+
+
+@pytest.fixture
+def episode(patient: Patient, therapist: User) -> EpisodeOfCare:
+    """An active episode of `patient` with the PT `therapist`, started 21 days ago: a commercial
+    payer (rule of eights) and no progress-report clock."""
+    return EpisodeOfCareFactory(
+        patient=patient,
+        therapist=therapist,
+        started_on=local_today(patient.clinic) - dt.timedelta(days=21),
+        billing_rule=BillingRule.PER_CODE_8,
+        progress_report_clock=False,
+    )
+
+
+@pytest.fixture
+def medicare_episode(episode: EpisodeOfCare) -> EpisodeOfCare:
+    """`episode` under Medicare rules: the 8-minute rule and the progress-report clock."""
+    EpisodeOfCare.objects.filter(pk=episode.pk).update(
+        billing_rule=BillingRule.MEDICARE_8_MINUTE, progress_report_clock=True
+    )
+    episode.refresh_from_db()
+    return episode
+
+
+@pytest.fixture
+def visit_on() -> Callable[..., Visit]:
+    """`visit_on(episode, days_ago, status=...)`: a visit of the episode at 10:00 local time,
+    `days_ago` days before today (written straight to the table; booked by default)."""
+
+    def make(
+        episode: EpisodeOfCare,
+        days_ago: int = 0,
+        status: str = Visit.Status.BOOKED,
+        at: dt.time = dt.time(10, 0),
+    ) -> Visit:
+        clinic = episode.clinic
+        day = local_today(clinic) - dt.timedelta(days=days_ago)
+        start = localize(dt.datetime.combine(day, at), clinic.tz).astimezone(dt.UTC)
+        return VisitFactory(
+            clinic=clinic,
+            patient=episode.patient,
+            therapist=episode.therapist,
+            episode=episode,
+            starts_at=start,
+            ends_at=start + dt.timedelta(minutes=45),
+            status=status,
+        )
+
+    return make

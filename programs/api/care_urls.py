@@ -1,0 +1,63 @@
+"""The clinic-scoped routes of plans of care, treatment notes, compliance and the
+contraindication check; mounted at /api/v1/ by the project's urls (clinic.urls).
+
+    episodes/{episode_id}/plans/                 GET list, POST establish the plan
+    plans/{id}/                                  GET, PATCH the physician's certification
+    plans/{id}/recertify/                        POST a new version
+    visits/{visit_id}/note/                      GET, PUT (create or replace), PATCH the draft
+    visits/{visit_id}/note/sign/                 POST
+    visits/{visit_id}/note/addenda/              GET list, POST add (signed notes)
+    visits/{visit_id}/note/complete/             POST note (+ signature) and completion at once
+    episodes/{episode_id}/compliance/            GET clocks and flags
+    patients/{patient_id}/contraindications/check/   POST
+"""
+
+from django.urls import re_path
+from rest_framework.routers import SimpleRouter
+
+from clinic.api.base import CLINIC_URL
+from programs.api import care_views as v
+
+EPISODE_URL = f"{CLINIC_URL}/episodes/(?P<episode_id>[^/.]+)"
+VISIT_NOTE_URL = f"{CLINIC_URL}/visits/(?P<visit_id>[^/.]+)/note"
+PATIENT_URL = f"{CLINIC_URL}/patients/(?P<patient_id>[^/.]+)"
+
+router = SimpleRouter()
+router.register(f"{EPISODE_URL}/plans", v.EpisodePlanViewSet, basename="episode-plan")
+router.register(f"{CLINIC_URL}/plans", v.PlanViewSet, basename="plan")
+
+urlpatterns = [
+    re_path(
+        rf"^{VISIT_NOTE_URL}/$",
+        v.TreatmentNoteViewSet.as_view(
+            {"get": "retrieve", "put": "update", "patch": "partial_update"}
+        ),
+        name="treatment-note",
+    ),
+    re_path(
+        rf"^{VISIT_NOTE_URL}/sign/$",
+        v.TreatmentNoteViewSet.as_view({"post": "sign"}),
+        name="treatment-note-sign",
+    ),
+    re_path(
+        rf"^{VISIT_NOTE_URL}/addenda/$",
+        v.TreatmentNoteViewSet.as_view({"get": "addenda", "post": "add_addendum"}),
+        name="treatment-note-addenda",
+    ),
+    re_path(
+        rf"^{VISIT_NOTE_URL}/complete/$",
+        v.TreatmentCompleteViewSet.as_view({"post": "complete"}),
+        name="treatment-note-complete",
+    ),
+    re_path(
+        rf"^{EPISODE_URL}/compliance/$",
+        v.EpisodeComplianceViewSet.as_view({"get": "retrieve"}),
+        name="episode-compliance",
+    ),
+    re_path(
+        rf"^{PATIENT_URL}/contraindications/check/$",
+        v.ContraindicationCheckViewSet.as_view({"post": "run_check"}),
+        name="contraindication-check",
+    ),
+    *router.urls,
+]

@@ -1,0 +1,65 @@
+"""The programs demo data: a plan and signed notes of completed past visits for each demo
+episode, units by the episode's rule, idempotent."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from patients.models import BillingRule, EpisodeOfCare, Visit
+from programs import billing
+from programs.models import PlanOfCare, TreatmentNote
+
+pytestmark = pytest.mark.django_db
+
+
+def seed() -> str:
+    out = io.StringIO()
+    call_command("seed_demo", "--force", stdout=out)
+    return out.getvalue()
+
+
+def test_seed_demo_adds_plans_and_signed_notes_once():
+    first = seed()
+    episodes = EpisodeOfCare.objects.filter(status="active")
+    assert episodes.count() == 10
+    assert PlanOfCare.objects.filter(status="active").count() == episodes.count()
+    counts = {e.pk: e.treatment_notes.count() for e in episodes}
+    assert all(2 <= n <= 4 for n in counts.values()), counts
+    assert not TreatmentNote.objects.exclude(status="signed").exists()
+    assert (
+        not Visit.objects.filter(treatment_note__isnull=False).exclude(status="completed").exists()
+    )
+    assert "programs demo data added: 10 plans of care" in first
+
+    totals = (PlanOfCare.objects.count(), TreatmentNote.objects.count(), Visit.objects.count())
+    second = seed()
+    assert (PlanOfCare.objects.count(), TreatmentNote.objects.count(), Visit.objects.count()) == (
+        totals
+    )
+    assert "programs: demo plans of care and treatment notes already present" in second
+
+
+def test_seed_demo_notes_bill_by_the_episodes_rule():
+    seed()
+    medicare = TreatmentNote.objects.filter(billing_rule=BillingRule.MEDICARE_8_MINUTE)
+    assert medicare.exists()
+    for note in TreatmentNote.objects.prefetch_related("modalities__modality", "billing_lines"):
+        expected = billing.bill(
+            [
+                billing.ServiceLine(d.modality.cpt_code, d.minutes, d.modality.timed)
+                for d in note.modalities.all()
+            ],
+            note.billing_rule,
+        )
+        assert {b.cpt_code: b.units for b in expected} == {
+            b.cpt_code: b.units for b in note.billing_lines.all()
+        }
+    # the 8-minute rule pools minutes: 33 + 7 minutes bill 97140 too under Medicare
+    pooled = [
+        {b.cpt_code: b.units for b in n.billing_lines.all()}
+        for n in medicare.prefetch_related("billing_lines")
+    ]
+    assert any(lines.get("97110") == 2 and lines.get("97140") == 1 for lines in pooled)
