@@ -30,3 +30,9 @@ class ApplicationError(Exception):
 
 class ConflictError(ApplicationError):
     status_code = 409
+
+
+class VersionRequired(ApplicationError):
+    """An edit of a draft that does not say which version it was based on (HTTP 428)."""
+
+    status_code = 428

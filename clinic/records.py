@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 
+from clinic.errors import ConflictError, VersionRequired
 from clinic.models import User
 
 
@@ -43,3 +44,28 @@ def record_delete(obj: Model, *, by: User | None) -> None:
     if by is not None:
         obj._history_user = by  # type: ignore[attr-defined]
     obj.delete()
+
+
+def check_draft_version(*, status: str, current: int, version: int | None, what: str) -> None:
+    """The one rule for editing or signing a clinical draft (an evaluation, a treatment note):
+    signed records refuse (409 `signed`); an edit must name the version it is based on (428
+    `version_required`) and that version must be the current one (409 `stale_version`), so no
+    edit silently overwrites a colleague's. Call it on the row locked for the write."""
+    if status == "signed":
+        raise ConflictError(
+            f"The {what} is signed and cannot be changed; add an addendum instead.", code="signed"
+        )
+    if version is None:
+        raise VersionRequired(
+            f"Say which version of the {what} the change is based on (If-Match or `version`); "
+            f"the current version is {current}.",
+            code="version_required",
+            extra={"current_version": current},
+        )
+    if version != current:
+        raise ConflictError(
+            f"The {what} was changed since version {version}; the current version is "
+            f"{current}. Reload it and apply your change again.",
+            code="stale_version",
+            extra={"current_version": current},
+        )

@@ -31,9 +31,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinic.capabilities import Capability
-from clinic.errors import ApplicationError, ConflictError
+from clinic.errors import ApplicationError
 from clinic.models import Clinic, TherapistProfile, User
-from clinic.records import record_save
+from clinic.records import check_draft_version, record_save
 from clinic.selectors import clinic_capabilities
 from patients import outcomes
 from patients.clinical_schema import validate_diagnoses, validate_objective, validate_subjective
@@ -54,12 +54,6 @@ ADDENDUM_MAX = 10_000
 PT_SIGNED_KINDS = frozenset({Evaluation.Kind.PROGRESS_REPORT})
 # Visits at which nothing was done: no evaluation or measure may point at them.
 VISIT_NOT_HELD = (Visit.Status.CANCELLED, Visit.Status.LATE_CANCELLED, Visit.Status.NO_SHOW)
-
-
-class VersionRequired(ApplicationError):
-    """An edit of a draft that does not say which version it was based on (HTTP 428)."""
-
-    status_code = 428
 
 
 def _unknown(fields: dict[str, Any], allowed: tuple[str, ...]) -> None:
@@ -387,25 +381,9 @@ def _locked_draft(evaluation: Evaluation, version: int | None) -> Evaluation:
         .select_related("episode", "episode__clinic")
         .get(pk=evaluation.pk)
     )
-    if locked.status == Evaluation.Status.SIGNED:
-        raise ConflictError(
-            "The evaluation is signed and cannot be changed; add an addendum instead.",
-            code="signed",
-        )
-    if version is None:
-        raise VersionRequired(
-            f"Say which version of the evaluation the change is based on (If-Match or "
-            f"`version`); the current version is {locked.version}.",
-            code="version_required",
-            extra={"current_version": locked.version},
-        )
-    if version != locked.version:
-        raise ConflictError(
-            f"The evaluation was changed since version {version}; the current version is "
-            f"{locked.version}. Reload it and apply your change again.",
-            code="stale_version",
-            extra={"current_version": locked.version},
-        )
+    check_draft_version(
+        status=locked.status, current=locked.version, version=version, what="evaluation"
+    )
     return locked
 
 

@@ -55,9 +55,9 @@ from django.utils import timezone
 from clinic.capabilities import Capability
 from clinic.errors import ApplicationError, ConflictError
 from clinic.models import Clinic, TherapistProfile, User
-from clinic.records import record_save
+from clinic.records import check_draft_version, record_save
 from clinic.selectors import clinic_capabilities
-from patients.clinical import VISIT_NOT_HELD, VersionRequired, is_clinic_therapist
+from patients.clinical import VISIT_NOT_HELD, is_clinic_therapist
 from patients.models import EpisodeOfCare, Evaluation, Patient, Visit
 from patients.visits import visit_complete
 from patients.vocabulary import BodyRegion
@@ -704,25 +704,9 @@ def treatment_note_visit_check(visit: Visit) -> EpisodeOfCare:
 
 
 def _check_version(note: TreatmentNote, version: int | None) -> None:
-    if note.status == TreatmentNote.Status.SIGNED:
-        raise ConflictError(
-            "The treatment note is signed and cannot be changed; add an addendum instead.",
-            code="signed",
-        )
-    if version is None:
-        raise VersionRequired(
-            f"Say which version of the treatment note the change is based on (If-Match or "
-            f"`version`); the current version is {note.version}.",
-            code="version_required",
-            extra={"current_version": note.version},
-        )
-    if version != note.version:
-        raise ConflictError(
-            f"The treatment note was changed since version {version}; the current version is "
-            f"{note.version}. Reload it and apply your change again.",
-            code="stale_version",
-            extra={"current_version": note.version},
-        )
+    check_draft_version(
+        status=note.status, current=note.version, version=version, what="treatment note"
+    )
 
 
 def _service_lines(note: TreatmentNote) -> list[billing.ServiceLine]:

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clinic.capabilities import Role
-from clinic.errors import ApplicationError, ConflictError
+from clinic.errors import ApplicationError, ConflictError, VersionRequired
 from patients import clinical
 from patients.clinical_selectors import goal_status_history, outcome_summary
 from patients.models import (
@@ -401,7 +401,7 @@ def test_evaluation_update_with_a_stale_version_is_409_naming_the_current_one(dr
 
 
 def test_evaluation_update_without_a_version_is_428(draft, therapist):
-    with pytest.raises(clinical.VersionRequired) as caught:
+    with pytest.raises(VersionRequired) as caught:
         clinical.evaluation_update(evaluation=draft, version=None, plan="x", by=therapist)
     assert (caught.value.status_code, caught.value.code) == (428, "version_required")
     assert caught.value.extra == {"current_version": 1}
@@ -510,7 +510,7 @@ def test_an_initial_evaluation_needs_its_complexity_before_signing(episode, ther
 
 
 def test_signing_needs_the_current_version(draft, therapist):
-    with pytest.raises(clinical.VersionRequired):
+    with pytest.raises(VersionRequired):
         clinical.evaluation_sign(evaluation=draft, by=therapist, version=None)
     with pytest.raises(ConflictError) as caught:
         clinical.evaluation_sign(evaluation=draft, by=therapist, version=7)

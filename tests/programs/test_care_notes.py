@@ -10,8 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
 from clinic.capabilities import Role
-from clinic.errors import ApplicationError, ConflictError
-from patients.clinical import VersionRequired
+from clinic.errors import ApplicationError, ConflictError, VersionRequired
 from patients.models import Evaluation, Visit
 from programs import care
 from programs.models import BillingLine, DeliveredModality, TreatmentNote
