@@ -36,7 +36,8 @@ def _patient(clinic: Clinic, public_id: Any) -> Patient:
     return patient
 
 
-def _therapist(clinic: Clinic, public_id: Any) -> User:
+def therapist_in_request(clinic: Clinic, public_id: Any) -> User:
+    """The therapist a request body names, who must work at the clinic of the URL (400)."""
     therapist = User.objects.therapists(clinic).filter(public_id=public_id).first()
     if therapist is None:
         raise ValidationError({"therapist": "No therapist with this id in this clinic."})
@@ -56,7 +57,8 @@ def _episode(clinic: Clinic, patient: Patient, public_id: Any) -> EpisodeOfCare 
     return episode
 
 
-def _room(clinic: Clinic, public_id: Any) -> Room | None:
+def room_in_request(clinic: Clinic, public_id: Any) -> Room | None:
+    """The room a request body names, which must be the clinic's (400)."""
     if public_id is None:
         return None
     room = Room.objects.for_clinic(clinic).filter(public_id=public_id).first()
@@ -90,7 +92,11 @@ class SlotListApi(_CalendarApi):
         query = vs.SlotQuerySerializer(data=request.query_params, context=self.context())
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        therapist = _therapist(self.clinic, params["therapist"]) if "therapist" in params else None
+        therapist = (
+            therapist_in_request(self.clinic, params["therapist"])
+            if "therapist" in params
+            else None
+        )
         slots = visits.free_slots(
             clinic=self.clinic,
             first_day=params["date_from"],
@@ -212,8 +218,8 @@ class VisitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicScope
             clinic=self.clinic,
             patient=patient,
             episode=_episode(self.clinic, patient, data.get("episode")),
-            therapist=_therapist(self.clinic, data["therapist"]),
-            room=_room(self.clinic, data.get("room")),
+            therapist=therapist_in_request(self.clinic, data["therapist"]),
+            room=room_in_request(self.clinic, data.get("room")),
             starts_at=data["starts_at"],
             ends_at=data["ends_at"],
             kind=data["kind"],
@@ -258,8 +264,10 @@ class VisitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicScope
             visit=visit,
             starts_at=data["starts_at"],
             ends_at=data.get("ends_at"),
-            therapist=_therapist(self.clinic, data["therapist"]) if "therapist" in data else None,
-            room=_room(self.clinic, data["room"]) if "room" in data else False,
+            therapist=therapist_in_request(self.clinic, data["therapist"])
+            if "therapist" in data
+            else None,
+            room=room_in_request(self.clinic, data["room"]) if "room" in data else False,
             by=actor(request),
         )
         return self._respond(visit)
@@ -271,8 +279,8 @@ class _SeriesApi(_CalendarApi):
         return {
             "clinic": self.clinic,
             "patient": patient,
-            "therapist": _therapist(self.clinic, data["therapist"]),
-            "room": _room(self.clinic, data.get("room")),
+            "therapist": therapist_in_request(self.clinic, data["therapist"]),
+            "room": room_in_request(self.clinic, data.get("room")),
             "weekdays": data["weekdays"],
             "local_time": data["local_time"],
             "duration": dt.timedelta(minutes=data["duration_minutes"]),

@@ -11,7 +11,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from patients.api.visit_serializers import VisitSerializer
+from patients.api.visit_serializers import VisitBookSerializer, VisitSerializer
 from programs.models import (
     BillingLine,
     DeliveredExercise,
@@ -434,3 +434,16 @@ class ContraindicationResultSerializer(serializers.Serializer):
     )
     findings = FindingSerializer(many=True)
     parameters = serializers.DictField(allow_null=True, help_text="The parameters, cleaned.")
+
+
+class EpisodeVisitBookSerializer(VisitBookSerializer):
+    """A visit of the episode's patient; the therapist defaults to the episode's."""
+
+    patient = None  # type: ignore[assignment]  # DRF: None removes an inherited field
+    episode = None  # type: ignore[assignment]
+    therapist = serializers.UUIDField(required=False, allow_null=True)
+
+
+class EpisodeVisitBookedSerializer(serializers.Serializer):
+    visit = VisitSerializer()
+    compliance = EpisodeComplianceSerializer()

@@ -9,6 +9,7 @@ contraindication check; mounted at /api/v1/ by the project's urls (clinic.urls).
     visits/{visit_id}/note/addenda/              GET list, POST add (signed notes)
     visits/{visit_id}/note/complete/             POST note (+ signature) and completion at once
     episodes/{episode_id}/compliance/            GET clocks and flags
+    episodes/{episode_id}/visits/                POST book a visit; answers it with the clocks
     patients/{patient_id}/contraindications/check/   POST
 """
 
@@ -53,6 +54,11 @@ urlpatterns = [
         rf"^{EPISODE_URL}/compliance/$",
         v.EpisodeComplianceViewSet.as_view({"get": "retrieve"}),
         name="episode-compliance",
+    ),
+    re_path(
+        rf"^{EPISODE_URL}/visits/$",
+        v.EpisodeVisitBookViewSet.as_view({"post": "book"}),
+        name="episode-visit-book",
     ),
     re_path(
         rf"^{PATIENT_URL}/contraindications/check/$",

@@ -33,7 +33,10 @@ from clinic.capabilities import Capability
 from patients import clinical_selectors
 from patients import selectors as patient_selectors
 from patients.api.clinical_views import IF_MATCH, VERSION_RESPONSES, _version
+from patients.api.visit_serializers import VisitSerializer
+from patients.api.visit_views import room_in_request, therapist_in_request
 from patients.models import EpisodeOfCare, Patient, Visit
+from patients.visits import visit_book
 from programs import care, selectors, services
 from programs.api import care_serializers as s
 from programs.models import PlanOfCare, TreatmentNote
@@ -501,3 +504,54 @@ class ContraindicationCheckViewSet(_CareViewSet):
             "parameters": parameters,
         }
         return Response(s.ContraindicationResultSerializer(result).data)
+
+
+# --- Booking within an episode ----------------------------------------------------------------
+
+
+class EpisodeVisitBookViewSet(_CareViewSet):
+    """Book the next visit of an episode of care, and see the episode's clocks as you book: the
+    answer carries the visit and the compliance flags (for the front desk, the authorization's).
+    Booking itself is patients.visits.visit_book, as everywhere."""
+
+    model = EpisodeOfCare
+    serializer_class = s.EpisodeVisitBookedSerializer
+    read_capability = Capability.VIEW_SCHEDULE
+    write_capability = Capability.MANAGE_SCHEDULE
+
+    def get_clinic_queryset(self) -> QuerySet[EpisodeOfCare]:
+        return EpisodeOfCare.objects.for_clinic(self.clinic)
+
+    @extend_schema(
+        request=s.EpisodeVisitBookSerializer, responses={201: s.EpisodeVisitBookedSerializer}
+    )
+    def book(self, request: Request, clinic_id: str, episode_id: str) -> Response:
+        episode = self.episode()
+        data = self.parsed(s.EpisodeVisitBookSerializer)
+        therapist = (
+            therapist_in_request(self.clinic, data["therapist"])
+            if data.get("therapist")
+            else episode.therapist
+        )
+        visit = visit_book(
+            clinic=self.clinic,
+            patient=episode.patient,
+            episode=episode,
+            therapist=therapist,
+            room=room_in_request(self.clinic, data.get("room")),
+            starts_at=data["starts_at"],
+            ends_at=data["ends_at"],
+            kind=data["kind"],
+            by=actor(request),
+        )
+        episode.clinic = self.clinic
+        found = selectors.episode_compliance(episode=episode)
+        clinical = Capability.VIEW_CLINICAL in request.capabilities  # type: ignore[attr-defined]
+        visit = patient_selectors.visit_list(clinic=self.clinic).get(pk=visit.pk)
+        body = {
+            "visit": VisitSerializer(visit, context=self.context()).data,
+            "compliance": s.EpisodeComplianceSerializer(
+                _compliance_data(found, clinical=clinical)
+            ).data,
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
