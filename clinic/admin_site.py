@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from clinic.capabilities import Capability
+from clinic.security import LockedOut, lockout_check, lockout_succeeded
 from clinic.tenancy import clinic_ids_visible_to
 
 
@@ -29,7 +30,18 @@ def administers_any_clinic(request: HttpRequest) -> bool:
 
 
 class PracticeAdminLoginForm(AdminAuthenticationForm):
-    """Django's admin login wants is_staff; a clinic administrator's membership is enough here."""
+    """Django's admin login wants is_staff; a clinic administrator's membership is enough here.
+    Repeated failures lock the account and the address out (clinic/security.py)."""
+
+    def clean(self) -> dict[str, Any]:
+        username = str(self.data.get("username", ""))
+        try:
+            lockout_check(request=self.request, username=username)
+        except LockedOut as exc:
+            raise ValidationError(exc.message, code="locked_out") from exc
+        cleaned = super().clean()
+        lockout_succeeded(request=self.request, username=username)
+        return cleaned
 
     def confirm_login_allowed(self, user: Any) -> None:
         if not user.is_active:

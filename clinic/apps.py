@@ -6,6 +6,9 @@ class ClinicConfig(AppConfig):
     name = "clinic"
     verbose_name = "Clinics and staff"
 
+    def ready(self) -> None:
+        from clinic import security  # noqa: F401  (connects the sign-in lockout signals)
+
 
 class PracticeAdminConfig(AdminConfig):
     """The Django admin, with a site that lets clinic administrators in by membership."""

@@ -332,3 +332,42 @@ class TimeOff(TimeStamped):
 
     def __str__(self) -> str:
         return f"Time off {self.starts_at:%Y-%m-%d %H:%M} to {self.ends_at:%Y-%m-%d %H:%M}"
+
+
+# --- Access log ------------------------------------------------------------------------------
+
+
+class AccessLogQuerySet(ClinicScopedQuerySet):
+    pass
+
+
+class AccessLog(models.Model):
+    """One read of a patient's chart or clinical record: who, when, which patient, what kind.
+
+    Append-only: `clinic.access.access_record` only inserts, the admin is read-only and database
+    triggers refuse UPDATE and DELETE. No names: the patient is named by public id only.
+    """
+
+    class Record(models.TextChoices):
+        CHART = "chart", "Chart (demographics)"
+        CLINICAL = "clinical", "Clinical record"
+        EXPORT = "export", "Export"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    subject = models.CharField(max_length=80, help_text='For example "patient:<public id>".')
+    patient_public_id = models.UUIDField(db_index=True)
+    record = models.CharField(max_length=20, choices=Record.choices)
+    what = models.CharField(max_length=60, blank=True, help_text="The record type read.")
+    path = models.CharField(max_length=300, help_text="The request path, without query string.")
+    method = models.CharField(max_length=10, blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = AccessLogQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["clinic", "at"], name="clinic_accesslog_clinic_at")]
+
+    def __str__(self) -> str:
+        return f"{self.record} read of {self.subject} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -66,8 +66,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "clinic.security.SessionTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "clinic.security.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
@@ -162,6 +164,10 @@ X_FRAME_OPTIONS = "DENY"
 if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_AGE = int(timedelta(hours=12).total_seconds())
+# Staff sessions also end after 15 minutes idle and 12 hours after sign-in, and sign-ins lock out
+# after repeated failures: clinic/security.py. The lockout counters live in this cache, which must
+# be shared by all processes in production (CACHE_URL=redis://...).
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 # --- E-mail ---------------------------------------------------------------------------------
 # EMAIL_URL selects the backend: smtp+tls://user:pass@host:587, consolemail://, filemail://...

@@ -82,7 +82,7 @@ def evaluation_list(*, clinic: Clinic, episode: EpisodeOfCare) -> QuerySet[Evalu
 def _evaluations(clinic: Clinic) -> QuerySet[Evaluation]:
     return (
         Evaluation.objects.for_clinic(clinic)
-        .select_related("episode", "author", "signed_by", "visit")
+        .select_related("episode__patient", "author", "signed_by", "visit")
         .prefetch_related(
             Prefetch(
                 "addenda",

@@ -972,12 +972,12 @@ def treatment_note_addendum_add(
 
 
 def _after_visit_completed(visit_id: int) -> None:
-    """Runs after the transaction that completed the visit has committed.
+    """Runs after the transaction that completed the visit has committed: enqueue the progress
+    summary and the follow-up of the visit, ids only (DESIGN.md mechanisms 4, 5 and 6). A broker
+    that is down is logged, never raised: the completion stands and the sweeper catches up."""
+    from programs.tasks import enqueue_after_visit_completed
 
-    This is where the Celery issue hooks the follow-up and the progress summary (DESIGN.md
-    mechanisms 4, 5 and 6): enqueue `followup_create` and `progress_summary_write` with
-    `delay_on_commit(visit_id)`, ids only. It does nothing yet.
-    """
+    enqueue_after_visit_completed(visit_id)
 
 
 @transaction.atomic

@@ -539,3 +539,72 @@ class TreatmentNoteAddendum(models.Model):
 
     def __str__(self) -> str:
         return f"Addendum {self.public_id}"
+
+
+# --- Follow-ups and progress summaries (background jobs) -------------------------------------
+
+
+class FollowUp(TimeStamped):
+    """The next visit to book after a completed visit: a row with a due window (clinic-local
+    dates), booked by the dispatcher on beat or handed to the front desk with the reason. Never a
+    delayed message in the broker (DESIGN.md mechanism 4)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        BOOKED = "booked", "Booked"
+        NEEDS_FRONT_DESK = "needs_front_desk", "Needs the front desk"
+        CANCELLED = "cancelled", "Cancelled"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey("clinic.Clinic", on_delete=models.PROTECT, related_name="+")
+    episode = models.ForeignKey(
+        "patients.EpisodeOfCare", on_delete=models.PROTECT, related_name="followups"
+    )
+    after_visit = models.OneToOneField(
+        "patients.Visit", on_delete=models.PROTECT, related_name="followup"
+    )
+    due_from = models.DateField(help_text="First day of the due window (clinic-local).")
+    due_until = models.DateField(help_text="Last day of the due window (clinic-local).")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    booked_visit = models.ForeignKey(
+        "patients.Visit", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    history = HistoricalRecords()
+    objects = ClinicScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_from", "pk"]
+        indexes = [models.Index(fields=["status", "due_from"], name="programs_followup_due")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(due_until__gte=models.F("due_from")),
+                name="programs_followup_window_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Follow-up {self.public_id} ({self.status})"
+
+
+class ProgressSummary(models.Model):
+    """Exactly one per completed visit: the unique visit makes writing it idempotent."""
+
+    clinic = models.ForeignKey("clinic.Clinic", on_delete=models.PROTECT, related_name="+")
+    visit = models.OneToOneField(
+        "patients.Visit", on_delete=models.PROTECT, related_name="progress_summary"
+    )
+    data = models.JSONField(default=dict)
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ClinicScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "pk"]
+        verbose_name_plural = "progress summaries"
+
+    def __str__(self) -> str:
+        return f"Progress summary of visit {self.visit_id}"

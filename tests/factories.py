@@ -23,6 +23,7 @@ from factory.django import DjangoModelFactory
 
 from clinic.capabilities import Role
 from clinic.models import (
+    AccessLog,
     Clinic,
     Closure,
     Membership,
@@ -48,7 +49,13 @@ from patients.models import (
     Visit,
 )
 from patients.services import derive_search_fields
-from programs.models import PlanOfCare, TreatmentNote, TreatmentNoteAddendum
+from programs.models import (
+    FollowUp,
+    PlanOfCare,
+    ProgressSummary,
+    TreatmentNote,
+    TreatmentNoteAddendum,
+)
 
 # Strong enough for AUTH_PASSWORD_VALIDATORS, so the real login and token flows work with it.
 DEFAULT_PASSWORD = "correct-horse-battery-staple-42"
@@ -184,6 +191,22 @@ class TimeOffFactory(DjangoModelFactory):
     reason = "Course"
 
 
+class AccessLogFactory(DjangoModelFactory):
+    """One read of a chart in `clinic`, by a new member of its staff (append-only rows)."""
+
+    class Meta:
+        model = AccessLog
+
+    clinic = factory.SubFactory(ClinicFactory)
+    actor = factory.LazyAttribute(lambda o: UserFactory(clinic=o.clinic))
+    patient_public_id = factory.Faker("uuid4", cast_to=None)
+    subject = factory.LazyAttribute(lambda o: f"patient:{o.patient_public_id}")
+    record = AccessLog.Record.CHART
+    what = "patient"
+    path = "/api/v1/clinics/x/patients/y/"
+    method = "GET"
+
+
 # --- Registry of clinic-scoped rows ------------------------------------------------------------
 
 
@@ -201,6 +224,7 @@ CLINIC_ROW_FACTORIES: dict[type[Model], Callable[..., Model]] = {
     Closure: ClosureFactory,
     WorkingHours: WorkingHoursFactory,
     TimeOff: TimeOffFactory,
+    AccessLog: AccessLogFactory,
 }
 
 
@@ -569,3 +593,53 @@ CLINIC_ROW_FACTORIES.update(
         TreatmentNoteAddendum: TreatmentNoteAddendumFactory,
     }
 )
+
+
+# --- Background jobs: follow-ups and progress summaries --------------------------------------
+
+
+class FollowUpFactory(DjangoModelFactory):
+    """A follow-up of a completed episode visit of `clinic` (or of `after_visit=`), waiting for
+    the front desk."""
+
+    class Meta:
+        model = FollowUp
+
+    clinic = None
+    after_visit = factory.LazyAttribute(
+        lambda o: EpisodeVisitFactory(clinic=o.clinic) if o.clinic else EpisodeVisitFactory()
+    )
+    episode = factory.LazyAttribute(lambda o: o.after_visit.episode)
+    due_from = factory.LazyAttribute(lambda o: o.after_visit.starts_at.date() + dt.timedelta(2))
+    due_until = factory.LazyAttribute(lambda o: o.due_from + dt.timedelta(days=2))
+    status = FollowUp.Status.NEEDS_FRONT_DESK
+    reason = "No free slot with the same therapist."
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs: Any) -> dict[str, Any]:
+        if kwargs.get("clinic") is None:
+            kwargs["clinic"] = kwargs["after_visit"].clinic
+        return kwargs
+
+
+class ProgressSummaryFactory(DjangoModelFactory):
+    """A progress summary of a completed episode visit of `clinic` (or of `visit=`)."""
+
+    class Meta:
+        model = ProgressSummary
+
+    clinic = None
+    visit = factory.LazyAttribute(
+        lambda o: EpisodeVisitFactory(clinic=o.clinic) if o.clinic else EpisodeVisitFactory()
+    )
+    data = factory.LazyFunction(lambda: {"visit": {"number_in_episode": 1}})
+    text = "Visit 1 of the episode."
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs: Any) -> dict[str, Any]:
+        if kwargs.get("clinic") is None:
+            kwargs["clinic"] = kwargs["visit"].clinic
+        return kwargs
+
+
+CLINIC_ROW_FACTORIES.update({FollowUp: FollowUpFactory, ProgressSummary: ProgressSummaryFactory})

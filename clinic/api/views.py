@@ -31,6 +31,7 @@ from clinic.models import (
     User,
     WorkingHours,
 )
+from clinic.security import LOCKOUT_WINDOW, LockedOut, lockout_check, lockout_succeeded
 
 
 def _staff_user(clinic: Clinic, public_id: Any, *, field: str, therapist: bool = False) -> User:
@@ -56,8 +57,19 @@ class TokenApi(APIView):
         responses=inline_serializer("Token", {"token": serializers.CharField()}),
     )
     def post(self, request: Request) -> Response:
+        data = request.data if isinstance(request.data, dict) else {}
+        username = str(data.get("username", ""))
+        try:
+            lockout_check(request=request, username=username)
+        except LockedOut as exc:
+            return Response(
+                {"detail": exc.message, "code": "locked_out"},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(int(LOCKOUT_WINDOW.total_seconds()))},
+            )
         serializer = AuthTokenSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
+        lockout_succeeded(request=request, username=username)
         token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
         return Response({"token": token.key})
 

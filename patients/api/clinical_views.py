@@ -22,6 +22,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from clinic.access import LogsPatientReads
 from clinic.api.base import ClinicScopedViewSet, actor
 from clinic.capabilities import Capability
 from clinic.models import User
@@ -79,7 +80,7 @@ def _with_etag(response: Response, evaluation: Evaluation) -> Response:
     return response
 
 
-class _ClinicalViewSet(ClinicScopedViewSet):
+class _ClinicalViewSet(LogsPatientReads, ClinicScopedViewSet):
     read_capability = Capability.VIEW_CLINICAL
     write_capability = Capability.MANAGE_CLINICAL
     filter_backends: list[Any] = []
@@ -126,6 +127,11 @@ class PatientEpisodeViewSet(mixins.ListModelMixin, _ClinicalViewSet):
     def get_clinic_queryset(self) -> QuerySet[EpisodeOfCare]:
         return cs.episode_list(clinic=self.clinic, patient=self.patient())
 
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().list(request, *args, **kwargs)
+        self.log_read(self.patient().public_id, what="episode list")
+        return response
+
     @extend_schema(request=s.EpisodeWriteSerializer, responses={201: s.EpisodeSerializer})
     def create(self, request: Request, clinic_id: str, patient_id: str) -> Response:
         patient = self.patient()
@@ -170,6 +176,11 @@ class EpisodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _Clinical
 
     def get_object(self) -> EpisodeOfCare:
         return self._episode(self.kwargs["public_id"])
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        episode = self.get_object()
+        self.log_read(episode.patient.public_id, what="episode")
+        return Response(self.get_serializer(episode).data)
 
     @extend_schema(
         parameters=[
@@ -272,6 +283,7 @@ class EvaluationViewSet(mixins.RetrieveModelMixin, _ClinicalViewSet):
 
     def retrieve(self, request: Request, clinic_id: str, public_id: str) -> Response:
         evaluation = self.get_object()
+        self.log_read(evaluation.episode.patient.public_id, what="evaluation")
         return _with_etag(Response(s.EvaluationSerializer(evaluation).data), evaluation)
 
     @extend_schema(

@@ -15,16 +15,18 @@ from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from clinic.access import LogsPatientReads
 from clinic.api.base import ClinicScopedViewSet, actor
 from clinic.api.permissions import IsPracticeStaff
 from clinic.capabilities import Capability
+from clinic.models import AccessLog
 from clinic.selectors import clinic_capabilities, clinic_get_for_member
 from patients import selectors, services
 from patients.api import serializers as s
 from patients.models import Diagnosis, Patient, Precaution, PrecautionKind
 
 
-class PatientViewSet(mixins.ListModelMixin, ClinicScopedViewSet):
+class PatientViewSet(LogsPatientReads, mixins.ListModelMixin, ClinicScopedViewSet):
     """Register, find, update, archive and transfer patients."""
 
     model = Patient
@@ -67,7 +69,9 @@ class PatientViewSet(mixins.ListModelMixin, ClinicScopedViewSet):
 
     @extend_schema(responses=s.PatientDetailSerializer)
     def retrieve(self, request: Request, clinic_id: str, public_id: str) -> Response:
-        return self._detail(self._patient())
+        patient = self._patient()
+        self.log_read(patient.public_id, what="patient", record=AccessLog.Record.CHART)
+        return self._detail(patient)
 
     @extend_schema(request=s.PatientSerializer, responses={201: s.PatientDetailSerializer})
     def create(self, request: Request, clinic_id: str) -> Response:

@@ -11,6 +11,8 @@ contraindication check; mounted at /api/v1/ by the project's urls (clinic.urls).
     episodes/{episode_id}/compliance/            GET clocks and flags
     episodes/{episode_id}/visits/                POST book a visit; answers it with the clocks
     patients/{patient_id}/contraindications/check/   POST
+    visits/{visit_id}/summary/                   GET the progress summary (background job)
+    followups/?status=needs_front_desk           GET follow-ups (the front desk's work list)
 """
 
 from django.urls import re_path
@@ -18,6 +20,7 @@ from rest_framework.routers import SimpleRouter
 
 from clinic.api.base import CLINIC_URL
 from programs.api import care_views as v
+from programs.api import job_views
 
 EPISODE_URL = f"{CLINIC_URL}/episodes/(?P<episode_id>[^/.]+)"
 VISIT_NOTE_URL = f"{CLINIC_URL}/visits/(?P<visit_id>[^/.]+)/note"
@@ -64,6 +67,16 @@ urlpatterns = [
         rf"^{PATIENT_URL}/contraindications/check/$",
         v.ContraindicationCheckViewSet.as_view({"post": "run_check"}),
         name="contraindication-check",
+    ),
+    re_path(
+        rf"^{CLINIC_URL}/visits/(?P<visit_id>[^/.]+)/summary/$",
+        job_views.VisitSummaryViewSet.as_view({"get": "retrieve"}),
+        name="visit-progress-summary",
+    ),
+    re_path(
+        rf"^{CLINIC_URL}/followups/$",
+        job_views.FollowUpViewSet.as_view({"get": "list"}),
+        name="followup-list",
     ),
     *router.urls,
 ]

@@ -1,0 +1,308 @@
+"""Progress summaries: exactly one per completed visit (DESIGN.md mechanism 5).
+
+`progress_summary_write(visit_id)` is idempotent: the summary's visit is unique, so a second
+call (a redelivered message, the sweeper) finds the row, and a race loses on the constraint and
+reads the winner's row. The data comes from the existing selectors (episode_compliance,
+outcome_summary) and the visit's note, in a constant number of queries whatever the episode's
+size. The text is short and readable; it names no patient, and nothing here logs it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from patients.clinical_selectors import InstrumentSummary, OutcomePoint, outcome_summary
+from patients.models import Goal, Visit
+from programs.models import FollowUp, ProgressSummary, TreatmentNote
+from programs.selectors import episode_compliance, plan_active, visit_day
+
+logger = logging.getLogger(__name__)
+
+FUNCTION_INSTRUMENTS = ("odi", "rmdq", "psfs")
+SOON_DAYS = 14  # certification and authorization flags within this many days
+
+
+def _number(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _point(p: OutcomePoint | None) -> dict[str, Any] | None:
+    if p is None:
+        return None
+    return {"recorded_on": p.recorded_on.isoformat(), "score": _number(p.value)}
+
+
+def _instrument(s: InstrumentSummary) -> dict[str, Any]:
+    latest, previous, baseline = s.latest.value, s.previous, s.baseline.value
+    prev_value = previous.value if previous is not None else None
+    return {
+        "instrument": s.instrument.code,
+        "name": s.instrument.name,
+        "baseline": _point(s.baseline),
+        "previous": _point(previous),
+        "latest": _point(s.latest),
+        "change_from_previous": _number(latest - prev_value)
+        if latest is not None and prev_value is not None
+        else None,
+        "change_from_baseline": _number(latest - baseline)
+        if latest is not None and baseline is not None
+        else None,
+        "improved": s.change.improved if s.change is not None else None,
+        "mcid_reached": s.mcid_reached,
+    }
+
+
+def _delivered(note: TreatmentNote | None) -> dict[str, Any]:
+    if note is None:
+        return {"modalities": [], "exercises": [], "billing": [], "total_units": 0}
+    billing = [
+        {"cpt_code": b.cpt_code, "minutes": b.minutes, "units": b.units, "modifiers": b.modifiers}
+        for b in note.billing_lines.all()
+    ]
+    return {
+        "modalities": [
+            {
+                "name": m.modality.name,
+                "cpt_code": m.modality.cpt_code,
+                "minutes": m.minutes,
+                "body_region": m.body_region,
+            }
+            for m in note.modalities.all()
+        ],
+        "exercises": [
+            {"name": e.exercise.name, "sets": e.sets, "reps": e.reps} for e in note.exercises.all()
+        ],
+        "billing": billing,
+        "total_units": sum(b["units"] for b in billing),
+    }
+
+
+def progress_summary_data(visit: Visit) -> dict[str, Any]:
+    """The structured summary of a completed visit of an episode."""
+    episode = visit.episode
+    if episode is None:
+        raise ValueError("A progress summary needs a visit of an episode.")
+    clinic = visit.clinic
+    day = visit_day(visit)
+    today = timezone.localdate(timezone=clinic.tz)
+    state = episode_compliance(episode=episode, today=today)
+    plan = (
+        state.certification.plan
+        if state.certification is not None
+        else plan_active(episode=episode)
+    )
+    completed = list(
+        Visit.objects.filter(episode=episode, status=Visit.Status.COMPLETED)
+        .order_by("starts_at", "pk")
+        .values_list("pk", "starts_at")
+    )
+    number = next((i for i, (pk, _) in enumerate(completed, 1) if pk == visit.pk), len(completed))
+    previous_start = completed[number - 2][1] if number > 1 else None
+    plan_data = None
+    if plan is not None:
+        in_plan = sum(
+            1
+            for pk, starts in completed[:number]
+            if starts.astimezone(clinic.tz).date() >= plan.starts_on
+        )
+        plan_data = {
+            "visit_number": in_plan,
+            "planned_visits": plan.frequency_per_week * plan.duration_weeks,
+            "frequency_per_week": plan.frequency_per_week,
+            "duration_weeks": plan.duration_weeks,
+        }
+    auth = state.authorization
+    auth_data = None
+    if auth is not None:
+        auth_data = {
+            "reference": auth.reference,
+            "visits_used": auth.visits_used,
+            "visits_approved": auth.visits_approved,
+            "visits_left": auth.status.visits_left,
+            "units_used": auth.units_used,
+            "units_approved": auth.units_approved,
+            "units_left": auth.status.units_left,
+            "days_left": auth.status.days_left,
+        }
+    outcomes = {s.instrument.code: s for s in outcome_summary(clinic=clinic, episode=episode)}
+    pain = _instrument(outcomes["nprs"]) if "nprs" in outcomes else None
+    function = [_instrument(outcomes[c]) for c in FUNCTION_INSTRUMENTS if c in outcomes]
+    note = (
+        TreatmentNote.objects.filter(visit=visit)
+        .prefetch_related("modalities__modality", "exercises__exercise", "billing_lines")
+        .first()
+    )
+    goals = [
+        {"term": g.term, "description": g.description, "status": g.status}
+        for g in Goal.objects.filter(episode=episode).order_by("term", "pk")
+    ]
+    next_visit = (
+        Visit.objects.filter(
+            patient_id=visit.patient_id,
+            status=Visit.Status.BOOKED,
+            starts_at__gt=visit.starts_at,
+        )
+        .order_by("starts_at")
+        .values_list("starts_at", flat=True)
+        .first()
+    )
+    followup = (
+        FollowUp.objects.filter(after_visit=visit)
+        .values("status", "due_from", "due_until", "reason")
+        .first()
+    )
+    flags: list[dict[str, Any]] = []
+    report = state.progress_report
+    if report.days_left is not None:
+        flags.append(
+            {
+                "kind": "progress_report_due",
+                "treatment_days_left": report.days_left,
+                "message": "Progress report due now"
+                if report.days_left == 0
+                else f"Progress report due in {report.days_left} treatment days",
+            }
+        )
+    cert = state.certification
+    if cert is not None and cert.status is not None and cert.status.days_left <= SOON_DAYS:
+        flags.append(
+            {
+                "kind": "certification_ends",
+                "days_left": cert.status.days_left,
+                "message": f"Certification ends in {cert.status.days_left} days",
+            }
+        )
+    if auth_data is not None and auth_data["visits_left"] is not None:
+        flags.append(
+            {
+                "kind": "authorization_left",
+                "visits_left": auth_data["visits_left"],
+                "units_left": auth_data["units_left"],
+                "message": f"Authorization: {auth_data['visits_left']} visits left",
+            }
+        )
+    if next_visit is None:
+        flags.append({"kind": "no_next_visit", "message": "No next visit booked"})
+    return {
+        "visit": {
+            "id": str(visit.public_id),
+            "date": day.isoformat(),
+            "number_in_episode": number,
+            "previous_visit_on": previous_start.astimezone(clinic.tz).date().isoformat()
+            if previous_start is not None
+            else None,
+        },
+        "episode": {"id": str(episode.public_id), "status": episode.status},
+        "plan": plan_data,
+        "authorization": auth_data,
+        "pain": pain,
+        "function": function,
+        "delivered": _delivered(note),
+        # No home-programme log is recorded yet: adherence is reported as unknown.
+        "home_programme_adherence": None,
+        "goals": goals,
+        "flags": flags,
+        "compliance_flags": [f.message for f in state.flags],
+        "next_visit": next_visit.astimezone(clinic.tz).isoformat() if next_visit else None,
+        "followup": None
+        if followup is None
+        else {
+            "status": followup["status"],
+            "due_from": followup["due_from"].isoformat(),
+            "due_until": followup["due_until"].isoformat(),
+            "reason": followup["reason"],
+        },
+    }
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "?"
+    return f"{value:g}"
+
+
+def progress_summary_text(data: dict[str, Any]) -> str:
+    """A few readable lines from the structured data."""
+    v = data["visit"]
+    lines = [f"Visit {v['number_in_episode']} of the episode ({v['date']})"]
+    if data["plan"]:
+        p = data["plan"]
+        lines[0] += f", visit {p['visit_number']} of {p['planned_visits']} planned"
+    if data["authorization"] and data["authorization"]["visits_approved"]:
+        a = data["authorization"]
+        lines[0] += f", {a['visits_used']} of {a['visits_approved']} authorized"
+    lines[0] += "."
+    pain = data["pain"]
+    if pain:
+        lines.append(
+            f"Pain {_fmt(pain['latest']['score'])}/10 (previous "
+            f"{_fmt(pain['previous']['score'] if pain['previous'] else None)}, baseline "
+            f"{_fmt(pain['baseline']['score'])})."
+        )
+    for f in data["function"]:
+        lines.append(
+            f"{f['name']}: {_fmt(f['baseline']['score'])} -> {_fmt(f['latest']['score'])}, "
+            f"MCID {'reached' if f['mcid_reached'] else 'not reached'}."
+        )
+    delivered = data["delivered"]
+    if delivered["billing"]:
+        codes = ", ".join(f"{b['cpt_code']} x{b['units']}" for b in delivered["billing"])
+        lines.append(f"Delivered: {codes} ({delivered['total_units']} units).")
+    if data["goals"]:
+        met = sum(1 for g in data["goals"] if g["status"] == "met")
+        lines.append(f"Goals: {met} of {len(data['goals'])} met.")
+    for flag in data["flags"]:
+        lines.append(f"{flag['message']}.")
+    if data["next_visit"]:
+        lines.append(f"Next visit: {data['next_visit']}.")
+    return "\n".join(lines)
+
+
+def progress_summary_write(visit_id: int) -> ProgressSummary | None:
+    """The summary of a completed visit of an episode, written once (idempotent); None for a
+    visit that is not completed or belongs to no episode."""
+    existing = ProgressSummary.objects.filter(visit_id=visit_id).first()
+    if existing is not None:
+        return existing
+    visit = (
+        Visit.objects.select_related("clinic", "episode", "episode__clinic")
+        .filter(pk=visit_id, status=Visit.Status.COMPLETED, episode__isnull=False)
+        .first()
+    )
+    if visit is None:
+        return None
+    data = progress_summary_data(visit)
+    try:
+        with transaction.atomic():
+            summary = ProgressSummary.objects.create(
+                clinic=visit.clinic, visit=visit, data=data, text=progress_summary_text(data)
+            )
+    except IntegrityError:  # written meanwhile: the constraint keeps one
+        return ProgressSummary.objects.get(visit_id=visit_id)
+    logger.info("progress_summary.written visit=%s", visit_id)
+    return summary
+
+
+def visits_missing_work(*, days: int = 7, limit: int = 500) -> tuple[list[int], list[int]]:
+    """(visits without a summary, visits without a follow-up): completed visits of an episode
+    in the last `days` days. A visit whose plan makes no follow-up stays in the second list, and
+    followup_create_for_visit answers None again: cheap, and bounded by `limit`."""
+    since = timezone.now() - dt.timedelta(days=days)
+    recent = Visit.objects.filter(
+        status=Visit.Status.COMPLETED, episode__isnull=False, starts_at__gte=since
+    ).order_by("starts_at", "pk")
+    no_summary = list(
+        recent.filter(progress_summary__isnull=True).values_list("pk", flat=True)[:limit]
+    )
+    no_followup = list(
+        recent.filter(followup__isnull=True, episode__status="active").values_list("pk", flat=True)[
+            :limit
+        ]
+    )
+    return no_summary, no_followup
