@@ -8,9 +8,9 @@ statement, and how the test runner empties tables on PostgreSQL) is left to the 
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import migrations
+
+from clinic.signed_guards import per_vendor_sql
 
 MESSAGE = "this log is append-only"
 
@@ -48,12 +48,4 @@ def _drop(table: str) -> dict[str, list[str]]:
 
 def append_only(table: str) -> migrations.RunPython:
     """A migration operation installing the guards that refuse UPDATE and DELETE on `table`."""
-
-    def run(statements: dict[str, list[str]]) -> Any:
-        def apply(apps: Any, schema_editor: Any) -> None:
-            for sql in statements.get(schema_editor.connection.vendor, []):
-                schema_editor.execute(sql, params=None)
-
-        return apply
-
-    return migrations.RunPython(run(_create(table)), run(_drop(table)))
+    return per_vendor_sql(_create(table), _drop(table))

@@ -106,6 +106,14 @@ def immutable_when_signed(
         for vendor, statements in _drop(name, is_child).items():
             drop[vendor] += statements
 
+    return per_vendor_sql(create, drop)
+
+
+def per_vendor_sql(
+    create: dict[str, list[str]], drop: dict[str, list[str]]
+) -> migrations.RunPython:
+    """A reversible migration operation running the statements for the database's vendor."""
+
     def run(statements: dict[str, list[str]]) -> Any:
         def apply(apps: Any, schema_editor: Any) -> None:
             for sql in statements.get(schema_editor.connection.vendor, []):
