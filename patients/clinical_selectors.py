@@ -11,7 +11,8 @@ from decimal import Decimal
 from itertools import groupby
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet, Subquery
+from django.utils import timezone
 
 from clinic.models import Clinic, User
 from patients import outcomes
@@ -22,6 +23,7 @@ from patients.models import (
     Goal,
     OutcomeMeasure,
     Patient,
+    Visit,
 )
 
 
@@ -296,3 +298,35 @@ def summary_as_dict(summary: InstrumentSummary) -> dict[str, Any]:
         "mcid_reached": summary.mcid_reached,
         "series": [point(p) for p in summary.series],
     }
+
+
+# --- Patients with no next visit -------------------------------------------------------------
+
+
+def episode_list_without_next_visit(
+    *, clinic: Clinic, now: dt.datetime | None = None, therapist: User | None = None
+) -> QuerySet[EpisodeOfCare]:
+    """Active episodes whose patient has no booked or checked-in visit from now on at this clinic:
+    the front desk's daily list of patients who could be lost between visits.
+
+    Each row carries `last_visit_at` (the latest completed visit at the clinic, None if the
+    patient has never been seen) and `last_visit_id`; those seen longest ago come first. Two
+    queries with the paginated count, whatever the number of rows."""
+    moment = now or timezone.now()
+    visits = Visit.objects.for_clinic(clinic).filter(patient=OuterRef("patient"))
+    upcoming = visits.filter(status__in=Visit.LIVE_STATUSES, ends_at__gt=moment)
+    last_completed = visits.filter(status=Visit.Status.COMPLETED).order_by("-starts_at", "-pk")
+    episodes = EpisodeOfCare.objects.for_clinic(clinic).filter(
+        status=EpisodeOfCare.Status.ACTIVE, patient__archived_at__isnull=True
+    )
+    if therapist is not None:
+        episodes = episodes.filter(therapist=therapist)
+    return (
+        episodes.filter(~Exists(upcoming))
+        .annotate(
+            last_visit_at=Subquery(last_completed.values("starts_at")[:1]),
+            last_visit_id=Subquery(last_completed.values("pk")[:1]),
+        )
+        .select_related("patient", "therapist", "primary_diagnosis")
+        .order_by(F("last_visit_at").asc(nulls_first=True), "pk")
+    )

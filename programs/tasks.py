@@ -4,32 +4,14 @@ their retries (STYLE.md). Every task is idempotent, so acks_late redelivery is s
 from __future__ import annotations
 
 import logging
-from functools import partial
-from typing import Any
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError, transaction
-from kombu.exceptions import OperationalError as BrokerOperationalError
 
+from clinic.jobs import BATCH_TASK_OPTIONS, TASK_OPTIONS, TRANSIENT_ERRORS, publish_on_commit
 from programs.followups import followup_create_for_visit, followup_dispatch, followups_due
 from programs.summaries import progress_summary_write, visits_missing_work
 
 logger = logging.getLogger(__name__)
-
-# Transient: the database or the broker briefly away. Programming errors are not retried.
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerOperationalError, ConnectionError)
-
-TASK_OPTIONS: dict[str, Any] = {
-    "acks_late": True,
-    "reject_on_worker_lost": True,
-    "autoretry_for": TRANSIENT_ERRORS,
-    "retry_backoff": 5,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-    "max_retries": 5,
-    "soft_time_limit": 60,
-    "time_limit": 90,
-}
 
 DISPATCH_BATCH = 200
 SWEEP_DAYS = 7
@@ -54,7 +36,7 @@ def followup_dispatch_task(followup_id: int) -> None:
 
 @shared_task(
     name="programs.followup_dispatch_due",
-    **{**TASK_OPTIONS, "soft_time_limit": 240, "time_limit": 280},
+    **BATCH_TASK_OPTIONS,
 )
 def followup_dispatch_due_task() -> int:
     """Beat, every 5 minutes: dispatch the pending follow-ups, one batch per run (one failing
@@ -72,9 +54,7 @@ def followup_dispatch_due_task() -> int:
     return done
 
 
-@shared_task(
-    name="programs.summary_sweep", **{**TASK_OPTIONS, "soft_time_limit": 240, "time_limit": 280}
-)
+@shared_task(name="programs.summary_sweep", **BATCH_TASK_OPTIONS)
 def summary_sweep_task() -> tuple[int, int]:
     """Beat, every 10 minutes: write the missing summaries and follow-ups of visits completed in
     the last days (a lost message, a broker that was down, a killed worker)."""
@@ -88,16 +68,9 @@ def summary_sweep_task() -> tuple[int, int]:
     return len(no_summary), len(no_followup)
 
 
-def _publish(task: Any, visit_id: int) -> None:
-    try:
-        task.delay(visit_id)
-    except Exception:  # any publish failure must not fail the completion
-        logger.warning("enqueue_failed task=%s visit=%s", task.name, visit_id, exc_info=True)
-
-
 def enqueue_after_visit_completed(visit_id: int) -> None:
     """Publish the summary and follow-up tasks of a completed visit, ids only, after commit:
     what `task.delay_on_commit(visit_id)` does, with the publish error of a broker that is down
     logged rather than raised (the broker connection times out in 2 s; the sweeper catches up)."""
     for task in (progress_summary_write_task, followup_create_task):
-        transaction.on_commit(partial(_publish, task, visit_id))
+        publish_on_commit(task, visit_id)
