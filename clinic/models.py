@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Self
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
@@ -129,6 +129,13 @@ class Clinic(TimeStamped):
     medicare_rules = models.BooleanField(
         default=True,
         help_text="Apply US Medicare rules (8-minute rule, progress-report clock) by default.",
+    )
+    reminder_lead_hours = models.PositiveSmallIntegerField(
+        "visit reminder lead time (hours)",
+        default=24,
+        validators=[MaxValueValidator(14 * 24)],
+        help_text="Patients who agreed to e-mail get a reminder this many hours before each "
+        "visit; 0 sends no reminders.",
     )
     active = models.BooleanField(default=True)
 

@@ -49,6 +49,7 @@ CLINIC_EDITABLE_FIELDS = (
     "address",
     "phone",
     "late_cancel_hours",
+    "reminder_lead_hours",
     "medicare_rules",
     "active",
 )

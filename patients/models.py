@@ -609,3 +609,57 @@ class EvaluationAddendum(models.Model):
 
     def __str__(self) -> str:
         return f"Addendum {self.public_id}"
+
+
+# --- Messages to patients --------------------------------------------------------------------
+
+
+class PatientMessage(models.Model):
+    """One e-mail to a patient about a visit, recorded before it is sent so that it goes at most
+    once: one of each kind per visit (the reminder of a visit; the nudge about the gap after a
+    visit when nothing is booked next, which also names the episode), whatever the retries and
+    redeliveries.
+
+    `status` is `sending` from the claim until the mail server took it (`sent`), or `failed`
+    when it refused (a later retry may claim the row again). A worker killed between the two
+    leaves `sending`: that message is not sent a second time. No content is stored: the text is
+    made from the visit or episode when sending."""
+
+    class Kind(models.TextChoices):
+        VISIT_REMINDER = "visit_reminder", "Visit reminder"
+        NO_NEXT_VISIT = "no_next_visit", "No next visit booked"
+
+    class Status(models.TextChoices):
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="messages")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="messages")
+    episode = models.ForeignKey(
+        EpisodeOfCare, on_delete=models.PROTECT, null=True, blank=True, related_name="messages"
+    )
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.SENDING)
+    attempts = models.PositiveSmallIntegerField(default=1)
+    error = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ClinicScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "visit"], name="patients_patientmessage_once_per_visit"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["clinic", "created_at"], name="patients_message_clinic"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Message {self.public_id}"

@@ -42,6 +42,7 @@ class ClinicSerializer(serializers.ModelSerializer):
             "address",
             "phone",
             "late_cancel_hours",
+            "reminder_lead_hours",
             "medicare_rules",
             "active",
         ]
