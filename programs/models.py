@@ -19,7 +19,7 @@ from simple_history.models import HistoricalRecords
 
 from clinic.models import TimeStamped
 from clinic.tenancy import ClinicScopedQuerySet
-from patients.vocabulary import BodyRegion
+from patients.vocabulary import BodyRegion, Side
 from programs.contraindications import ANY, OVER_AREA, REFUSE, REGIONS, WARN
 from programs.parameters import spec_problems
 
@@ -608,3 +608,223 @@ class ProgressSummary(models.Model):
 
     def __str__(self) -> str:
         return f"Progress summary of visit {self.visit_id}"
+
+
+# --- Home exercise programmes ----------------------------------------------------------------
+
+
+class HomeProgram(TimeStamped):
+    """An episode's home exercise programme. Its content lives in versions: every change makes a
+    new `HomeProgramVersion` and the old ones stay readable. One active programme per episode;
+    an archived one keeps its versions and sessions, and its patient links stop working."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        ARCHIVED = "archived", "Archived"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey("clinic.Clinic", on_delete=models.PROTECT, related_name="+")
+    episode = models.ForeignKey(
+        "patients.EpisodeOfCare", on_delete=models.PROTECT, related_name="home_programs"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    current_version = models.PositiveSmallIntegerField(default=1)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey("clinic.User", on_delete=models.PROTECT, related_name="+")
+
+    history = HistoricalRecords()
+    objects = ClinicScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["episode"],
+                condition=Q(status="active"),
+                name="programs_homeprogram_one_active_per_episode",
+                violation_error_message="The episode already has an active home programme.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="active", archived_at__isnull=True)
+                | Q(status="archived", archived_at__isnull=False),
+                name="programs_homeprogram_archived_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Home programme {self.public_id} v{self.current_version}"
+
+
+class HomeProgramVersion(models.Model):
+    """One version of a home programme, never changed once written (a change is a new version).
+    `starts_on` is the day it was prescribed from: sessions are recorded from that day on."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey("clinic.Clinic", on_delete=models.PROTECT, related_name="+")
+    program = models.ForeignKey(HomeProgram, on_delete=models.PROTECT, related_name="versions")
+    version = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+    starts_on = models.DateField()
+    notes = models.TextField(blank=True, help_text="General advice printed on the handout.")
+    prescribed_by = models.ForeignKey("clinic.User", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ClinicScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["program", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "version"], name="programs_homeprogramversion_unique_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Home programme version {self.public_id} (v{self.version})"
+
+
+class HomeProgramItem(models.Model):
+    """One exercise of a version with its dose (defaults from the library entry), the
+    contraindication findings and the therapist's justification of an override."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    version = models.ForeignKey(HomeProgramVersion, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveSmallIntegerField(default=0)
+    exercise = models.ForeignKey(Exercise, on_delete=models.PROTECT, related_name="+")
+    sets = _dose(1, 20, "Sets per session.")
+    reps = _dose(1, 100, "Repetitions per set.")
+    hold_seconds = _dose(1, 600, "Seconds each repetition is held.")
+    minutes = _dose(1, 120, "Minutes per session (aerobic work).")
+    times_per_day = _dose(1, 10, "Sessions a day.")
+    days_per_week = _dose(1, 7, "Days a week.")
+    side = models.CharField(max_length=10, choices=Side.choices, blank=True, default="")
+    notes = models.CharField(max_length=500, blank=True)
+    override_justification = models.TextField(blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["version", "position", "pk"]
+
+    def __str__(self) -> str:
+        return f"Home exercise {self.exercise_id}"
+
+    @property
+    def dose_text(self) -> str:
+        """The dose as the handout prints it: '2 x 10, hold 5 s, 2/day, 5 days/week'."""
+        parts: list[str] = []
+        if self.sets and self.reps:
+            parts.append(f"{self.sets} x {self.reps}")
+        elif self.reps:
+            parts.append(f"{self.reps} reps")
+        elif self.sets:
+            parts.append(f"{self.sets} sets")
+        if self.hold_seconds:
+            parts.append(f"hold {self.hold_seconds} s")
+        if self.minutes:
+            parts.append(f"{self.minutes} min")
+        if self.side:
+            parts.append(self.get_side_display().lower())
+        if self.times_per_day:
+            parts.append(f"{self.times_per_day}/day")
+        if self.days_per_week:
+            parts.append(f"{self.days_per_week} days/week")
+        return ", ".join(parts)
+
+
+class HomeProgramLink(TimeStamped):
+    """A patient link: a signed token in the URL path (the link's public id signed with the
+    secret key) that opens the programme's current version without a login until it expires or
+    is revoked. The row holds expiry, revocation and when it was last opened."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey("clinic.Clinic", on_delete=models.PROTECT, related_name="+")
+    program = models.ForeignKey(HomeProgram, on_delete=models.PROTECT, related_name="links")
+    created_by = models.ForeignKey("clinic.User", on_delete=models.PROTECT, related_name="+")
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        "clinic.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    last_opened_at = models.DateTimeField(null=True, blank=True)
+    open_count = models.PositiveIntegerField(default=0)
+
+    history = HistoricalRecords(excluded_fields=["last_opened_at", "open_count"])
+    objects = ClinicScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(revoked_at__isnull=True) | Q(revoked_by__isnull=False),
+                name="programs_homeprogramlink_revoked_has_revoker",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Patient link {self.public_id}"
+
+
+class HomeSession(models.Model):
+    """One home session the patient recorded (through the link) or a therapist recorded for
+    them: the day, which exercises of that version were done, pain during (0-10), a comment."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey("clinic.Clinic", on_delete=models.PROTECT, related_name="+")
+    program = models.ForeignKey(HomeProgram, on_delete=models.PROTECT, related_name="sessions")
+    version = models.ForeignKey(
+        HomeProgramVersion, on_delete=models.PROTECT, related_name="sessions"
+    )
+    link = models.ForeignKey(
+        HomeProgramLink, on_delete=models.PROTECT, null=True, blank=True, related_name="sessions"
+    )
+    recorded_by = models.ForeignKey(
+        "clinic.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    performed_on = models.DateField()
+    items = models.ManyToManyField(HomeProgramItem, related_name="sessions")
+    pain = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(10)], help_text="Pain during, 0-10."
+    )
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ClinicScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-performed_on", "-created_at", "pk"]
+        indexes = [
+            models.Index(fields=["program", "performed_on"], name="programs_homesession_day"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(pain__isnull=True) | Q(pain__lte=10),
+                name="programs_homesession_pain_0_10",
+            ),
+            models.CheckConstraint(
+                condition=Q(link__isnull=False) | Q(recorded_by__isnull=False),
+                name="programs_homesession_has_source",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Home session {self.public_id}"
+
+
+class HomeProgramEmail(models.Model):
+    """The handout of one version sent to the patient by e-mail: one row per version (unique),
+    so a redelivered task finds it and sends nothing twice."""
+
+    clinic = models.ForeignKey("clinic.Clinic", on_delete=models.PROTECT, related_name="+")
+    version = models.OneToOneField(
+        HomeProgramVersion, on_delete=models.PROTECT, related_name="email"
+    )
+    requested_by = models.ForeignKey("clinic.User", on_delete=models.PROTECT, related_name="+")
+    sent_at = models.DateTimeField()
+
+    objects = ClinicScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-sent_at", "pk"]
+        verbose_name = "home programme e-mail"
+
+    def __str__(self) -> str:
+        return f"Handout e-mail of version {self.version_id}"

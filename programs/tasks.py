@@ -74,3 +74,11 @@ def enqueue_after_visit_completed(visit_id: int) -> None:
     logged rather than raised (the broker connection times out in 2 s; the sweeper catches up)."""
     for task in (progress_summary_write_task, followup_create_task):
         publish_on_commit(task, visit_id)
+
+
+@shared_task(name="programs.home_program_email_send", **TASK_OPTIONS)
+def home_program_email_send_task(version_id: int, requested_by_id: int) -> str:
+    """E-mail one version's handout to the patient, once (programs.home); ids only."""
+    from programs.home import home_program_email_deliver
+
+    return home_program_email_deliver(version_id=version_id, requested_by_id=requested_by_id)
