@@ -44,10 +44,12 @@ Adherence (home_program_adherence)
   date" sums the weeks. Weeks are ISO weeks (Monday to Sunday) of the clinic's calendar.
 
 E-mail
-- `home_program_email_request` checks e-mail consent and an address, then enqueues the task
-  after commit with ids only; `home_program_email_deliver` (the task's work) sends the PDF
-  handout of that version once: a `HomeProgramEmail` row per version (unique) is written with
-  the sending, under a row lock, so a redelivered or repeated task sends nothing twice.
+- `home_program_email_request` checks e-mail consent and an address, writes the version's
+  `HomeProgramEmail` row (one per version, unique) and enqueues the task after commit with the
+  row's id only. `home_program_email_deliver` (the task's work) locks the row, checks consent
+  and that the version is still current again, sends the PDF handout and stamps the row sent:
+  a redelivered task, a second request or the sweeper sends nothing twice. A request whose
+  message was lost (broker down) is sent by the sweeper (`home_program_emails_unsent`).
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from clinic.capabilities import Capability
@@ -162,6 +164,24 @@ def home_program_version_get(
     """One version of the programme (the current one by default), with its items."""
     number = program.current_version if version is None else version
     return home_program_version_list(program=program).filter(version=number).first()
+
+
+def home_program_current_versions(
+    *, programs: Sequence[HomeProgram]
+) -> dict[int, HomeProgramVersion]:
+    """{programme pk: its current version, with items}, for a page of programmes, in two
+    queries whatever their number."""
+    if not programs:
+        return {}
+    wanted = Q()
+    for program in programs:
+        wanted |= Q(program_id=program.pk, version=program.current_version)
+    versions = (
+        HomeProgramVersion.objects.filter(wanted)
+        .select_related("prescribed_by")
+        .prefetch_related(_items_prefetch())
+    )
+    return {v.program_id: v for v in versions}
 
 
 def _current_version(program: HomeProgram) -> HomeProgramVersion:
@@ -888,29 +908,29 @@ def home_program_adherence(
 
 # --- E-mail ------------------------------------------------------------------------------------
 
-
-def _enqueue_email(version_id: int, by_id: int) -> None:
-    from programs.tasks import home_program_email_send_task
-
-    try:
-        home_program_email_send_task.delay(version_id, by_id)
-    except Exception:  # a broker that is down must not fail the request
-        logger.warning(
-            "enqueue_failed task=home_program_email version=%s", version_id, exc_info=True
-        )
+EMAIL_SWEEP_AFTER = dt.timedelta(minutes=5)  # a request still unsent this long after is re-sent
+EMAIL_SWEEP_WITHIN = dt.timedelta(days=2)  # ... unless it is older than this
+EMAIL_SWEEP_BATCH = 100
 
 
 @dataclass(frozen=True)
 class EmailRequest:
+    """What a request to e-mail the handout found: the version and its e-mail row, new
+    (`created`) or already there (sent, or still waiting for the job)."""
+
     version: HomeProgramVersion
-    already_sent: HomeProgramEmail | None
+    email: HomeProgramEmail
+    created: bool
 
 
 @transaction.atomic
 def home_program_email_request(*, program: HomeProgram, by: User) -> EmailRequest:
-    """Send the current version's handout to the patient by e-mail, after commit, through the
-    task (ids only). Refused without e-mail consent or an address; a version already sent is
-    not sent again (the answer says when it was)."""
+    """E-mail the current version's handout to the patient: refused without e-mail consent or
+    an address; otherwise the version's e-mail row is written and the task enqueued after
+    commit (ids only). A version already requested or sent is not sent again."""
+    from clinic.jobs import publish_on_commit
+    from programs.tasks import home_program_email_send_task
+
     locked = _lock_program(program)
     _check_prescriber(clinic=locked.clinic, by=by)
     _check_live(locked)
@@ -928,30 +948,44 @@ def home_program_email_request(*, program: HomeProgram, by: User) -> EmailReques
             field="patient",
         )
     version = HomeProgramVersion.objects.get(program=locked, version=locked.current_version)
-    sent = HomeProgramEmail.objects.filter(version=version).first()
-    if sent is None:
-        transaction.on_commit(lambda: _enqueue_email(version.pk, by.pk))
-    return EmailRequest(version=version, already_sent=sent)
+    email = HomeProgramEmail.objects.filter(version=version).first()
+    if email is not None and email.status != HomeProgramEmail.Status.SKIPPED:
+        return EmailRequest(version=version, email=email, created=False)
+    if email is None:
+        email = HomeProgramEmail(clinic_id=locked.clinic_id, version=version, requested_by=by)
+    else:  # not sent before (consent was missing then): ask again
+        email.status = HomeProgramEmail.Status.REQUESTED
+        email.reason = ""
+        email.requested_by = by
+        email.requested_at = timezone.now()
+    record_save(email, by=by)
+    publish_on_commit(home_program_email_send_task, email.pk)
+    return EmailRequest(version=version, email=email, created=True)
 
 
-def home_program_email_deliver(*, version_id: int, requested_by_id: int) -> str:
-    """The task's work: send the version's handout once. Returns what happened: `sent`,
-    `already_sent`, `missing`, `superseded` (a newer version or an archived programme: nothing
-    is sent), or `no_consent` (withdrawn, or the address removed, since the request)."""
+def _skip(email: HomeProgramEmail, reason: str) -> str:
+    email.status = HomeProgramEmail.Status.SKIPPED
+    email.reason = reason
+    email.save(update_fields=["status", "reason"])
+    logger.info("home_program.email_skipped email=%s reason=%s", email.pk, reason)
+    return reason
+
+
+def home_program_email_deliver(*, email_id: int) -> str:
+    """The task's work: send the handout of the e-mail row's version, once. Returns what
+    happened: `sent`, `already_sent`, `missing`, `superseded` (a newer version or an archived
+    programme: nothing is sent) or `no_consent` (withdrawn, or the address removed, since the
+    request). The row is locked while sending, so two deliveries of one request queue and the
+    second finds it sent."""
     from programs.handouts import handout_pdf, handout_version_get
 
     with transaction.atomic():
-        locked = (
-            HomeProgramVersion.objects.select_for_update(of=("self",))
-            .filter(pk=version_id)
-            .values_list("pk", flat=True)
-            .first()
-        )
-        if locked is None:
+        email = HomeProgramEmail.objects.select_for_update().filter(pk=email_id).first()
+        if email is None:
             return "missing"
-        if HomeProgramEmail.objects.filter(version_id=version_id).exists():
-            return "already_sent"
-        version = handout_version_get(version_id=version_id)
+        if email.status != HomeProgramEmail.Status.REQUESTED:
+            return "already_sent" if email.status == HomeProgramEmail.Status.SENT else email.reason
+        version = handout_version_get(version_id=email.version_id)
         if version is None:
             return "missing"
         program = version.program
@@ -960,12 +994,11 @@ def home_program_email_deliver(*, version_id: int, requested_by_id: int) -> str:
             program.status != HomeProgram.Status.ACTIVE
             or program.current_version != version.version
         ):
-            logger.info("home_program.email_skipped version=%s reason=superseded", version_id)
-            return "superseded"
+            return _skip(email, "superseded")
         if not (patient.consent_email and patient.email):
-            logger.info("home_program.email_skipped version=%s reason=no_consent", version_id)
-            return "no_consent"
+            return _skip(email, "no_consent")
         clinic = version.clinic
+        phone = f" on {clinic.phone}" if clinic.phone else ""
         message = EmailMessage(
             subject=f"Your home exercise programme from {clinic.name}",
             body=(
@@ -973,7 +1006,7 @@ def home_program_email_deliver(*, version_id: int, requested_by_id: int) -> str:
                 f"attached is your home exercise programme from {clinic.name}, as your "
                 "therapist prescribed it. Print the tick sheet and tick each session you do.\n\n"
                 "If an exercise causes pain that spreads, numbness or tingling, stop it and "
-                f"call the clinic{f' on {clinic.phone}' if clinic.phone else ''}.\n\n"
+                f"call the clinic{phone}.\n\n"
                 f"{clinic.name}"
             ),
             to=[patient.email],
@@ -982,11 +1015,23 @@ def home_program_email_deliver(*, version_id: int, requested_by_id: int) -> str:
             f"home-programme-v{version.version}.pdf", handout_pdf(version), "application/pdf"
         )
         message.send()
-        HomeProgramEmail.objects.create(
-            clinic_id=version.clinic_id,
-            version_id=version_id,
-            requested_by_id=requested_by_id,
-            sent_at=timezone.now(),
-        )
-    logger.info("home_program.emailed version=%s", version_id)
+        email.status = HomeProgramEmail.Status.SENT
+        email.sent_at = timezone.now()
+        email.save(update_fields=["status", "sent_at"])
+    logger.info("home_program.emailed email=%s version=%s", email_id, email.version_id)
     return "sent"
+
+
+def home_program_emails_unsent(*, limit: int = EMAIL_SWEEP_BATCH) -> list[int]:
+    """Requested e-mails still unsent a while after the request (a broker that was down, a lost
+    message), for the sweeper; the oldest first."""
+    now = timezone.now()
+    return list(
+        HomeProgramEmail.objects.filter(
+            status=HomeProgramEmail.Status.REQUESTED,
+            requested_at__lte=now - EMAIL_SWEEP_AFTER,
+            requested_at__gte=now - EMAIL_SWEEP_WITHIN,
+        )
+        .order_by("requested_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from clinic.models import TimeStamped
@@ -810,21 +811,42 @@ class HomeSession(models.Model):
 
 
 class HomeProgramEmail(models.Model):
-    """The handout of one version sent to the patient by e-mail: one row per version (unique),
-    so a redelivered task finds it and sends nothing twice."""
+    """The handout of one version to send, or sent, to the patient by e-mail. One row per
+    version (unique): the request writes it, the task sends and stamps `sent_at` under the
+    row's lock, so a redelivered task, a second request or the sweeper sends nothing twice."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        SENT = "sent", "Sent"
+        SKIPPED = "skipped", "Not sent"
 
     clinic = models.ForeignKey("clinic.Clinic", on_delete=models.PROTECT, related_name="+")
     version = models.OneToOneField(
         HomeProgramVersion, on_delete=models.PROTECT, related_name="email"
     )
     requested_by = models.ForeignKey("clinic.User", on_delete=models.PROTECT, related_name="+")
-    sent_at = models.DateTimeField()
+    requested_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.REQUESTED)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(
+        max_length=40, blank=True, help_text="Why it was not sent (no_consent, superseded)."
+    )
 
     objects = ClinicScopedQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-sent_at", "pk"]
+        ordering = ["-requested_at", "pk"]
         verbose_name = "home programme e-mail"
+        indexes = [
+            models.Index(fields=["status", "requested_at"], name="programs_homeemail_pending")
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="sent", sent_at__isnull=False)
+                | (~Q(status="sent") & Q(sent_at__isnull=True)),
+                name="programs_homeprogramemail_sent_has_time",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"Handout e-mail of version {self.version_id}"
+        return f"Handout e-mail of version {self.version_id} ({self.status})"

@@ -77,8 +77,27 @@ def enqueue_after_visit_completed(visit_id: int) -> None:
 
 
 @shared_task(name="programs.home_program_email_send", **TASK_OPTIONS)
-def home_program_email_send_task(version_id: int, requested_by_id: int) -> str:
-    """E-mail one version's handout to the patient, once (programs.home); ids only."""
+def home_program_email_send_task(email_id: int) -> str:
+    """E-mail one version's handout to the patient, once (programs.home); the id of its
+    HomeProgramEmail row only."""
     from programs.home import home_program_email_deliver
 
-    return home_program_email_deliver(version_id=version_id, requested_by_id=requested_by_id)
+    return home_program_email_deliver(email_id=email_id)
+
+
+@shared_task(name="programs.home_program_email_sweep", **BATCH_TASK_OPTIONS)
+def home_program_email_sweep_task() -> int:
+    """Beat, every 10 minutes: send the handout e-mails requested but still unsent (a lost
+    message, a broker that was down)."""
+    from programs.home import home_program_email_deliver, home_program_emails_unsent
+
+    sent = 0
+    for email_id in home_program_emails_unsent():
+        try:
+            if home_program_email_deliver(email_id=email_id) == "sent":
+                sent += 1
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception:
+            logger.exception("home_program.email_failed email=%s", email_id)
+    return sent

@@ -563,14 +563,15 @@ def test_home_program_email_needs_consent_and_an_address(
     assert not HomeProgramEmail.objects.exists()
 
 
+def requested(program, therapist) -> HomeProgramEmail:
+    return home.home_program_email_request(program=program, by=therapist).email
+
+
 def test_home_program_email_deliver_sends_once_per_version(program, therapist, reachable):
-    version = current(program)
-    assert home.home_program_email_deliver(version_id=version.pk, requested_by_id=therapist.pk) == (
-        "sent"
-    )
-    assert home.home_program_email_deliver(version_id=version.pk, requested_by_id=therapist.pk) == (
-        "already_sent"
-    )
+    email = requested(program, therapist)
+    assert email.status == "requested"
+    assert home.home_program_email_deliver(email_id=email.pk) == "sent"
+    assert home.home_program_email_deliver(email_id=email.pk) == "already_sent"
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == ["test.patient@example.org"]
@@ -578,33 +579,44 @@ def test_home_program_email_deliver_sends_once_per_version(program, therapist, r
     ((name, content, mimetype),) = message.attachments
     assert (name, mimetype) == ("home-programme-v1.pdf", "application/pdf")
     assert content[:5] == b"%PDF-"
-    assert HomeProgramEmail.objects.get().version == version
+    email.refresh_from_db()
+    assert (email.status, email.version) == ("sent", current(program))
+    assert email.sent_at is not None
+    again = home.home_program_email_request(program=program, by=therapist)
+    assert (again.created, again.email.pk) == (False, email.pk)
+    assert HomeProgramEmail.objects.count() == 1
+
+
+def test_database_holds_one_email_per_version(program, therapist, reachable):
+    email = requested(program, therapist)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        HomeProgramEmail.objects.create(
+            clinic=email.clinic, version=email.version, requested_by=therapist
+        )
 
 
 def test_home_program_email_deliver_skips_withdrawn_consent_and_old_versions(
     program, therapist, reachable
 ):
-    first = current(program)
+    email = requested(program, therapist)
     Patient.objects.filter(pk=reachable.pk).update(consent_email=False)
-    assert (
-        home.home_program_email_deliver(version_id=first.pk, requested_by_id=therapist.pk)
-        == "no_consent"
-    )
+    assert home.home_program_email_deliver(email_id=email.pk) == "no_consent"
+    email.refresh_from_db()
+    assert (email.status, email.reason, email.sent_at) == ("skipped", "no_consent", None)
     Patient.objects.filter(pk=reachable.pk).update(consent_email=True)
+    again = home.home_program_email_request(program=program, by=therapist)
+    assert (again.created, again.email.pk, again.email.status) == (True, email.pk, "requested")
     home.home_program_revise(program=program, by=therapist, version=1, notes="Walk.")
-    assert (
-        home.home_program_email_deliver(version_id=first.pk, requested_by_id=therapist.pk)
-        == "superseded"
-    )
-    assert home.home_program_email_deliver(version_id=0, requested_by_id=therapist.pk) == "missing"
+    assert home.home_program_email_deliver(email_id=email.pk) == "superseded"
+    assert home.home_program_email_deliver(email_id=0) == "missing"
     assert mail.outbox == []
-    assert not HomeProgramEmail.objects.exists()
+    assert not HomeProgramEmail.objects.filter(status="sent").exists()
 
 
 def test_home_program_email_request_enqueues_after_commit_once(
     program, therapist, reachable, django_capture_on_commit_callbacks, monkeypatch
 ):
-    sent: list[tuple[int, int]] = []
+    sent: list[tuple[int, ...]] = []
     from programs import tasks
 
     monkeypatch.setattr(
@@ -613,10 +625,25 @@ def test_home_program_email_request_enqueues_after_commit_once(
     with django_capture_on_commit_callbacks(execute=True):
         request = home.home_program_email_request(program=program, by=therapist)
         assert sent == []  # not before the commit
-    assert request.already_sent is None
-    assert sent == [(request.version.pk, therapist.pk)]
-    home.home_program_email_deliver(version_id=request.version.pk, requested_by_id=therapist.pk)
+    assert request.created
+    assert sent == [(request.email.pk,)]
     with django_capture_on_commit_callbacks(execute=True):
         again = home.home_program_email_request(program=program, by=therapist)
-    assert again.already_sent is not None
+    assert not again.created
     assert len(sent) == 1
+
+
+def test_home_program_email_sweep_sends_a_request_whose_message_was_lost(
+    program, therapist, reachable
+):
+    from programs import tasks
+
+    email = requested(program, therapist)  # no on-commit in this test: the message is "lost"
+    assert tasks.home_program_email_sweep_task() == 0  # too recent: the job may still come
+    HomeProgramEmail.objects.filter(pk=email.pk).update(
+        requested_at=timezone.now() - home.EMAIL_SWEEP_AFTER - dt.timedelta(seconds=1)
+    )
+    assert home.home_program_emails_unsent() == [email.pk]
+    assert tasks.home_program_email_sweep_task() == 1
+    assert tasks.home_program_email_sweep_task() == 0
+    assert len(mail.outbox) == 1
