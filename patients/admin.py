@@ -10,28 +10,32 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.admin.widgets import AdminSplitDateTime
+from django.contrib.admin.widgets import AdminDateWidget, AdminSplitDateTime
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
+from clinic import admin as clinic_admin
+from clinic import services as clinic_services
 from clinic.admin_base import (
+    AuthorFilter,
     ClinicFilter,
     ClinicScopedAdmin,
     ClinicScopedInline,
     ServiceCheckedForm,
+    StaffFilter,
+    TherapistFilter,
     scope_for_admin,
 )
 from clinic.admin_site import administers_any_clinic
-from clinic.capabilities import Capability, Role
 from clinic.errors import ApplicationError
 from clinic.models import Clinic, Membership, User
 from clinic.records import actor
-from clinic.tenancy import clinic_ids_visible_to
-from patients import clinical, services, visits
+from patients import clinical, closures, services, visits
 from patients.imports import patient_import, patient_import_preview
 from patients.models import (
     BillingRule,
@@ -45,6 +49,7 @@ from patients.models import (
     Precaution,
     PrecautionKind,
     Visit,
+    VisitSeries,
 )
 
 
@@ -117,7 +122,7 @@ def _admin_clinics(request: HttpRequest) -> QuerySet[Clinic]:
 @admin.register(Patient)
 class PatientAdmin(ClinicScopedAdmin):
     list_display = ["mrn", "last_name", "first_name", "date_of_birth", "clinic", "payer_type"]
-    list_filter = [ClinicFilter, ArchivedFilter, "payer_type"]
+    list_filter = [ClinicFilter, ArchivedFilter, "payer_type", "consent_email", "created_at"]
     list_select_related = ["clinic"]
     search_fields = ["mrn"]  # the search itself is Patient.objects.matching (names, dates, phones)
     search_help_text = "Name, date of birth (YYYY-MM-DD), MRN or phone."
@@ -272,7 +277,7 @@ class PatientAdmin(ClinicScopedAdmin):
 class DiagnosisAdmin(ClinicScopedAdmin):
     form = DiagnosisForm
     list_display = ["patient", "icd10_code", "description", "onset_date", "resolved_on"]
-    list_filter = [ClinicFilter]
+    list_filter = [ClinicFilter, "onset_date", "resolved_on"]
     list_select_related = ["patient"]
     search_fields = ["icd10_code", "patient__mrn"]
     autocomplete_fields = ["patient"]
@@ -290,7 +295,7 @@ class DiagnosisAdmin(ClinicScopedAdmin):
 class PrecautionAdmin(ClinicScopedAdmin):
     form = PrecautionForm
     list_display = ["patient", "kind", "body_region", "noted_on", "resolved_on"]
-    list_filter = [ClinicFilter, "kind"]
+    list_filter = [ClinicFilter, "kind", "noted_on", "resolved_on"]
     list_select_related = ["patient", "kind"]
     search_fields = ["patient__mrn"]
     autocomplete_fields = ["patient"]
@@ -360,6 +365,12 @@ def _saved(obj: Any, saved: Any) -> None:
     obj._state.adding = False
 
 
+class RecordedByFilter(StaffFilter):
+    title = "recorded by"
+    parameter_name = "recorded_by"
+    field = "recorded_by"
+
+
 class _ClinicalAdmin(ClinicScopedAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # clinical data is never deleted
@@ -393,9 +404,18 @@ class EpisodeForm(DottedErrorsForm):
 @admin.register(EpisodeOfCare)
 class EpisodeOfCareAdmin(_ClinicalAdmin):
     form = EpisodeForm
-    list_display = ["__str__", "patient", "therapist", "status", "started_on", "ended_on"]
-    list_filter = [ClinicFilter, "status", "billing_rule"]
-    list_select_related = ["patient", "therapist"]
+    list_display = [
+        "__str__",
+        "patient",
+        "therapist",
+        "status",
+        "started_on",
+        "ended_on",
+        "clinic",
+    ]
+    list_filter = [ClinicFilter, TherapistFilter, "status", "billing_rule", "started_on"]
+    list_select_related = ["patient", "therapist", "clinic"]
+    date_hierarchy = "started_on"
     search_fields = ["patient__mrn"]
     autocomplete_fields = ["patient", "therapist"]
     actions = ["discharge_today", "close_today"]
@@ -508,7 +528,8 @@ class EvaluationAdmin(_ClinicalAdmin):
 
     form = EvaluationForm
     list_display = ["__str__", "episode", "kind", "status", "performed_on", "author", "version"]
-    list_filter = [ClinicFilter, "kind", "status"]
+    list_filter = [ClinicFilter, AuthorFilter, "kind", "status", "performed_on"]
+    date_hierarchy = "performed_on"
     list_select_related = ["episode", "author"]
     search_fields = ["episode__patient__mrn"]
     autocomplete_fields = ["episode", "author"]
@@ -582,7 +603,7 @@ class GoalAdmin(_ClinicalAdmin):
 
     form = GoalForm
     list_display = ["__str__", "episode", "term", "description", "status", "target_date"]
-    list_filter = [ClinicFilter, "status", "term"]
+    list_filter = [ClinicFilter, "status", "term", "target_date"]
     list_select_related = ["episode"]
     search_fields = ["episode__patient__mrn", "description"]
     autocomplete_fields = ["episode"]
@@ -655,7 +676,8 @@ class OutcomeMeasureAdmin(_ClinicalAdmin):
         "recorded_by",
         "entered_in_error",
     ]
-    list_filter = [ClinicFilter, "instrument", "entered_in_error"]
+    list_filter = [ClinicFilter, RecordedByFilter, "instrument", "entered_in_error", "recorded_on"]
+    date_hierarchy = "recorded_on"
     list_select_related = ["episode", "recorded_by"]
     search_fields = ["episode__patient__mrn"]
     autocomplete_fields = ["episode"]
@@ -769,32 +791,6 @@ class VisitBookingForm(forms.ModelForm):
         return name if name in self.fields else None
 
 
-class TherapistFilter(admin.SimpleListFilter):
-    """Filter by therapist, offering only the therapists of the clinics the user administers."""
-
-    title = "therapist"
-    parameter_name = "therapist"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        roles = Membership.objects.filter(role=Role.THERAPIST)
-        if not request.user.is_superuser:
-            roles = roles.filter(
-                clinic_id__in=clinic_ids_visible_to(request.user, Capability.USE_ADMIN)
-            )
-        people = User.objects.filter(pk__in=roles.values("user_id")).order_by(
-            "last_name", "first_name", "pk"
-        )
-        return [(str(p.pk), p.get_full_name() or p.username) for p in people]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Visit]) -> QuerySet[Visit]:
-        value = self.value()
-        if not value:
-            return queryset
-        if not value.isdigit():
-            return queryset.none()
-        return queryset.filter(therapist_id=int(value))
-
-
 def _clinic_time(moment: dt.datetime, visit: Visit) -> str:
     return moment.astimezone(visit.clinic.tz).strftime("%Y-%m-%d %H:%M %Z")
 
@@ -803,7 +799,7 @@ def _clinic_time(moment: dt.datetime, visit: Visit) -> str:
 class VisitAdmin(ClinicScopedAdmin):
     form = VisitBookingForm
     list_display = ["local_start", "patient_mrn", "therapist", "room", "kind", "status", "clinic"]
-    list_filter = [ClinicFilter, TherapistFilter, "status", "kind"]
+    list_filter = [ClinicFilter, TherapistFilter, "status", "kind", "starts_at"]
     list_select_related = ["clinic", "patient", "therapist", "room"]
     date_hierarchy = "starts_at"
     search_fields = ["patient__mrn"]
@@ -923,3 +919,235 @@ class VisitAdmin(ClinicScopedAdmin):
         self._transition(
             request, queryset, lambda v, by: visits.visit_no_show(visit=v, by=by), "Marked"
         )
+
+
+class _ReadOnlyRecordAdmin(ClinicScopedAdmin):
+    """Rows written by the services only (series by the booking service, addenda by the
+    therapists): listed and shown here, never added, changed or deleted. They keep no
+    simple-history table (they never change): Django's own log is their history."""
+
+    object_history_template = None
+    history_view = admin.ModelAdmin.history_view
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(VisitSeries)
+class VisitSeriesAdmin(_ReadOnlyRecordAdmin):
+    """Recurring bookings; their visits are ordinary visits (cancel those one by one)."""
+
+    list_display = [
+        "__str__",
+        "patient_mrn",
+        "therapist",
+        "first_day",
+        "local_time",
+        "duration_minutes",
+        "occurrences",
+        "clinic",
+    ]
+    list_filter = [ClinicFilter, TherapistFilter, "first_day"]
+    list_select_related = ["clinic", "patient", "therapist"]
+    search_fields = ["patient__mrn"]
+    search_help_text = "Patient MRN."
+    date_hierarchy = "first_day"
+
+    @admin.display(description="Patient (MRN)", ordering="patient__mrn")
+    def patient_mrn(self, series: VisitSeries) -> str:
+        return series.patient.mrn
+
+
+@admin.register(EvaluationAddendum)
+class EvaluationAddendumAdmin(_ReadOnlyRecordAdmin):
+    """Addenda to signed evaluations: append-only (therapists add them through the API)."""
+
+    list_display = ["__str__", "evaluation", "author", "created_at", "clinic"]
+    list_filter = [ClinicFilter, AuthorFilter, "created_at"]
+    list_select_related = ["clinic", "evaluation", "author"]
+    search_fields = ["evaluation__episode__patient__mrn"]
+    search_help_text = "Patient MRN."
+    date_hierarchy = "created_at"
+    readonly_fields = ["evaluation", "author", "text", "created_at"]
+    fields = readonly_fields
+
+
+# --- Staff and clinics, extended with the calendar -------------------------------------------
+# clinic/admin.py cannot import the calendar (clinic <- patients), so the two actions that reach
+# into it are added here: deactivating staff lists the future visits to rebook; closing a clinic
+# for a day cancels that day's visits and tells the patients.
+
+MAX_LISTED_VISITS = 500
+
+
+def _future_visits_of(request: HttpRequest, users: list[User]) -> QuerySet[Visit]:
+    return (
+        scope_for_admin(Visit.objects.live(), request)
+        .filter(therapist__in=users, starts_at__gte=timezone.now())
+        .select_related("clinic", "patient", "therapist", "room")
+        .order_by("starts_at", "pk")
+    )
+
+
+class StaffAdmin(clinic_admin.UserAdmin):
+    actions = ["deactivate_staff"]
+
+    @admin.action(
+        description="Deactivate the selected staff (end their roles here)", permissions=["change"]
+    )
+    def deactivate_staff(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse:
+        """End the selected people's roles in the clinics the user administers (through the
+        staff service; roles elsewhere stay), after a page that lists what ends and the future
+        visits that will need another therapist; the result page lists those visits again."""
+        users = [u for u in queryset.order_by("pk") if not u.is_superuser and u != request.user]
+        skipped = queryset.count() - len(users)
+        memberships = list(
+            scope_for_admin(Membership.objects.all(), request)
+            .filter(user__in=users, active=True)
+            .select_related("user", "clinic")
+            .order_by("user__last_name", "user__username", "clinic__name", "role")
+        )
+        future = _future_visits_of(request, users)
+        visits_listed = list(future[: MAX_LISTED_VISITS + 1])
+        done = "apply" in request.POST
+        if done:
+            by = actor(request)
+            with transaction.atomic():
+                for membership in memberships:
+                    clinic_services.membership_deactivate(membership=membership, by=by)
+            count = (
+                str(len(visits_listed))
+                if len(visits_listed) <= MAX_LISTED_VISITS
+                else f"More than {MAX_LISTED_VISITS}"
+            )
+            self.message_user(
+                request,
+                f"Ended {len(memberships)} role(s) of {len(users)} member(s) of staff. "
+                f"{count} future visit(s) need another therapist or time.",
+            )
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} selected account(s) left alone: yourself and practice superusers "
+                "are not deactivated here.",
+                messages.WARNING,
+            )
+        return TemplateResponse(
+            request,
+            "admin/clinic/user/deactivate.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Staff deactivated" if done else "Deactivate staff",
+                "opts": self.model._meta,
+                "done": done,
+                "people": users,
+                "memberships": memberships,
+                "visits": [
+                    (visit, _clinic_time(visit.starts_at, visit))
+                    for visit in visits_listed[:MAX_LISTED_VISITS]
+                ],
+                "more_visits": len(visits_listed) > MAX_LISTED_VISITS,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "visit_changelist": reverse("admin:patients_visit_changelist"),
+            },
+        )
+
+
+class CloseForDayForm(forms.Form):
+    day = forms.DateField(widget=AdminDateWidget, help_text="The clinic's own calendar date.")
+    reason = forms.CharField(max_length=200, help_text="Told to the patients, e.g. 'Power cut'.")
+    notify = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Tell the patients by e-mail",
+        help_text="Only patients who agreed to reminders by e-mail.",
+    )
+
+
+class ClinicWithCalendarAdmin(clinic_admin.ClinicAdmin):
+    actions = ["close_for_day"]
+
+    @admin.action(description="Close the selected clinics for a day", permissions=["change"])
+    def close_for_day(
+        self, request: HttpRequest, queryset: QuerySet[Clinic]
+    ) -> HttpResponse | None:
+        """Ask for the day and the reason, show each clinic's live visits that day, then record
+        the closures and cancel those visits, all in one transaction (all clinics or none)."""
+        clinics = list(queryset.order_by("name"))
+        submitted = "day" in request.POST
+        form = CloseForDayForm(request.POST if submitted else None)
+        preview: list[tuple[Clinic, list[tuple[Visit, str]]]] = []
+        if form.is_valid():
+            day, reason = form.cleaned_data["day"], form.cleaned_data["reason"]
+            problems: list[str] = []
+            for clinic in clinics:
+                try:
+                    closures.clinic_close_day_check(clinic=clinic, day=day, reason=reason)
+                except ValidationError as exc:
+                    problems.extend(f"{clinic.name}: {m}" for m in exc.messages)
+            if problems:
+                form.add_error("day", problems)
+            elif "apply" in request.POST:
+                by = actor(request)
+                with transaction.atomic():
+                    results = [
+                        closures.clinic_close_day(
+                            clinic=clinic,
+                            day=day,
+                            reason=reason,
+                            by=by,
+                            notify=form.cleaned_data["notify"],
+                        )
+                        for clinic in clinics
+                    ]
+                for clinic, result in zip(clinics, results, strict=True):
+                    self.message_user(
+                        request,
+                        f"{clinic.name} closed on {day:%Y-%m-%d}: {len(result.cancelled)} "
+                        f"visit(s) cancelled, {result.notified} patient(s) to be told by e-mail.",
+                    )
+                    for visit, refusal in result.refused:
+                        self.message_user(
+                            request,
+                            f"{visit.patient.mrn} at {_clinic_time(visit.starts_at, visit)}: "
+                            f"{refusal}",
+                            messages.WARNING,
+                        )
+                return None
+            else:
+                preview = [
+                    (
+                        clinic,
+                        [
+                            (visit, _clinic_time(visit.starts_at, visit))
+                            for visit in closures.visits_on_day(clinic=clinic, day=day)
+                        ],
+                    )
+                    for clinic in clinics
+                ]
+        return TemplateResponse(
+            request,
+            "admin/clinic/clinic/close_for_day.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Close clinics for a day",
+                "opts": self.model._meta,
+                "form": form,
+                "clinics": clinics,
+                "preview": preview,
+                "media": self.media + form.media,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+
+admin.site.unregister(User)
+admin.site.register(User, StaffAdmin)
+admin.site.unregister(Clinic)
+admin.site.register(Clinic, ClinicWithCalendarAdmin)

@@ -361,6 +361,10 @@ class Visit(TimeStamped):
             models.Index(fields=["room", "starts_at"], name="patients_visit_room_day"),
             models.Index(fields=["patient", "starts_at"], name="patients_visit_patient"),
             models.Index(fields=["clinic", "status", "starts_at"], name="patients_visit_status"),
+            # The admin's change list: unfiltered order, and its status and kind filters.
+            models.Index(fields=["starts_at", "id"], name="patients_visit_starts"),
+            models.Index(fields=["status", "starts_at"], name="patients_visit_status_any"),
+            models.Index(fields=["clinic", "kind", "starts_at"], name="patients_visit_kind"),
         ]
 
     def __str__(self) -> str:
@@ -413,7 +417,12 @@ class EpisodeOfCare(TimeStamped):
     class Meta:
         ordering = ["-started_on", "pk"]
         verbose_name_plural = "episodes of care"
-        indexes = [models.Index(fields=["clinic", "patient"], name="patients_episode_patient")]
+        indexes = [
+            models.Index(fields=["clinic", "patient"], name="patients_episode_patient"),
+            # The admin's change list and the reports: by clinic or therapist, newest first.
+            models.Index(fields=["clinic", "started_on"], name="patients_episode_started"),
+            models.Index(fields=["therapist", "started_on"], name="patients_episode_therapist"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(ended_on__isnull=True) | Q(ended_on__gte=models.F("started_on")),
@@ -628,6 +637,7 @@ class PatientMessage(models.Model):
     class Kind(models.TextChoices):
         VISIT_REMINDER = "visit_reminder", "Visit reminder"
         NO_NEXT_VISIT = "no_next_visit", "No next visit booked"
+        VISIT_CANCELLED = "visit_cancelled", "Visit cancelled (clinic closed)"
 
     class Status(models.TextChoices):
         SENDING = "sending", "Sending"

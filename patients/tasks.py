@@ -12,6 +12,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from clinic.jobs import BATCH_TASK_OPTIONS, TASK_OPTIONS, TRANSIENT_ERRORS, publish
+from patients.closures import visit_cancellation_send
 from patients.reminders import (
     MAIL_ERRORS,
     episodes_due_for_nudge,
@@ -46,3 +47,9 @@ def no_next_visit_nudges_dispatch_task() -> int:
     clinics' daytime only, see patients.reminders)."""
     due = episodes_due_for_nudge()
     return sum(publish(no_next_visit_nudge_send_task, episode_id) for episode_id in due)
+
+
+@shared_task(name="patients.visit_cancellation_send", **SEND_OPTIONS)
+def visit_cancellation_send_task(visit_id: int) -> bool:
+    """Tell the patient that their visit was cancelled (queued by closing a clinic for a day)."""
+    return visit_cancellation_send(visit_id) is not None

@@ -47,6 +47,7 @@ from patients.models import (
     Precaution,
     PrecautionKind,
     Visit,
+    VisitSeries,
 )
 from patients.services import derive_search_fields
 from programs.models import (
@@ -323,6 +324,25 @@ class VisitFactory(DjangoModelFactory):
 
 
 CLINIC_ROW_FACTORIES[Visit] = VisitFactory
+
+
+class VisitSeriesFactory(DjangoModelFactory):
+    """A recurring booking of `clinic` (the row only; its visits are not made)."""
+
+    class Meta:
+        model = VisitSeries
+
+    clinic = factory.SubFactory(ClinicFactory)
+    patient = factory.LazyAttribute(lambda o: PatientFactory(clinic=o.clinic))
+    therapist = factory.LazyAttribute(lambda o: therapist_in(o.clinic))
+    weekdays = factory.LazyFunction(lambda: [0, 3])
+    local_time = dt.time(10, 0)
+    duration_minutes = 45
+    first_day = factory.LazyFunction(lambda: dt.date.today() + dt.timedelta(days=7))
+    occurrences = 6
+
+
+CLINIC_ROW_FACTORIES[VisitSeries] = VisitSeriesFactory
 
 
 def open_every_day(
