@@ -23,6 +23,7 @@ from patients.models import (
     Goal,
     OutcomeMeasure,
     Patient,
+    PatientMessage,
     Visit,
 )
 
@@ -310,12 +311,18 @@ def episode_list_without_next_visit(
     the front desk's daily list of patients who could be lost between visits.
 
     Each row carries `last_visit_at` (the latest completed visit at the clinic, None if the
-    patient has never been seen) and `last_visit_id`; those seen longest ago come first. Two
+    patient has never been seen), `last_visit_id` and `nudged_at` (when the patient was last
+    e-mailed about it, see patients.reminders); those seen longest ago come first. Two
     queries with the paginated count, whatever the number of rows."""
     moment = now or timezone.now()
     visits = Visit.objects.for_clinic(clinic).filter(patient=OuterRef("patient"))
     upcoming = visits.filter(status__in=Visit.LIVE_STATUSES, ends_at__gt=moment)
     last_completed = visits.filter(status=Visit.Status.COMPLETED).order_by("-starts_at", "-pk")
+    nudged = PatientMessage.objects.filter(
+        episode=OuterRef("pk"),
+        kind=PatientMessage.Kind.NO_NEXT_VISIT,
+        status=PatientMessage.Status.SENT,
+    ).order_by("-sent_at")
     episodes = EpisodeOfCare.objects.for_clinic(clinic).filter(
         status=EpisodeOfCare.Status.ACTIVE, patient__archived_at__isnull=True
     )
@@ -326,6 +333,7 @@ def episode_list_without_next_visit(
         .annotate(
             last_visit_at=Subquery(last_completed.values("starts_at")[:1]),
             last_visit_id=Subquery(last_completed.values("pk")[:1]),
+            nudged_at=Subquery(nudged.values("sent_at")[:1]),
         )
         .select_related("patient", "therapist", "primary_diagnosis")
         .order_by(F("last_visit_at").asc(nulls_first=True), "pk")

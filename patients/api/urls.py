@@ -40,5 +40,10 @@ urlpatterns = [
         name="series-preview",
     ),
     re_path(rf"^{CLINIC_URL}/series/$", visit_views.SeriesBookApi.as_view(), name="series-book"),
+    re_path(
+        rf"^{CLINIC_URL}/no-next-visit/$",
+        visit_views.NoNextVisitListApi.as_view(),
+        name="no-next-visit",
+    ),
     *router.urls,
 ]

@@ -208,3 +208,29 @@ class CalendarTherapistSerializer(TherapistRefSerializer):
             {"starts": f"{b.starts:%H:%M}", "ends": f"{b.ends:%H:%M}"}
             for b in user.working_hours.all()
         ]
+
+
+class NoNextVisitQuerySerializer(serializers.Serializer):
+    therapist = serializers.UUIDField(required=False, help_text="Only this therapist's episodes.")
+
+
+class NoNextVisitSerializer(serializers.Serializer):
+    """An active episode whose patient has nothing booked next: the front desk's call list."""
+
+    episode = serializers.UUIDField(source="public_id")
+    patient = PatientRefSerializer()
+    phone = serializers.CharField(source="patient.phone")
+    therapist = TherapistRefSerializer()
+    episode_started_on = serializers.DateField(source="started_on")
+    last_visit_at = ClinicDateTimeField(allow_null=True)
+    days_since_last_visit = serializers.SerializerMethodField()
+    nudged_at = ClinicDateTimeField(
+        allow_null=True, help_text="When the patient was e-mailed about it, if they were."
+    )
+
+    def get_days_since_last_visit(self, episode: Any) -> int | None:
+        if episode.last_visit_at is None:
+            return None
+        tz = self.context["clinic"].tz
+        today = timezone.localdate(None, tz)
+        return (today - episode.last_visit_at.astimezone(tz).date()).days

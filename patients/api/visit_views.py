@@ -22,7 +22,7 @@ from clinic.api.pagination import Pagination
 from clinic.api.permissions import HasClinicCapability, default_required_capability
 from clinic.capabilities import Capability
 from clinic.models import Clinic, Room, User
-from patients import selectors, visits
+from patients import clinical_selectors, selectors, visits
 from patients.api import visit_serializers as vs
 from patients.availability import clinic_therapists
 from patients.models import EpisodeOfCare, Patient, Visit
@@ -299,7 +299,10 @@ class SeriesPreviewApi(_SeriesApi):
     def post(self, request: Request, clinic_id: str) -> Response:
         serializer = vs.SeriesSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        occurrences = visits.series_preview(**self.series_args(serializer.validated_data))
+        args = self.series_args(serializer.validated_data)
+        # Refused as booking refuses it: a preview must not answer for an episode it cannot use.
+        _episode(self.clinic, args["patient"], serializer.validated_data.get("episode"))
+        occurrences = visits.series_preview(**args)
         return Response(
             vs.OccurrenceSerializer(occurrences, many=True, context=self.context()).data
         )
@@ -349,3 +352,25 @@ __all__ = [
     "VisitViewSet",
     "clinic_therapists",
 ]
+
+
+class NoNextVisitListApi(_CalendarApi):
+    """Patients of an active episode with no booked or checked-in visit to come: the front
+    desk's daily call list, longest since the last visit first (never-seen patients first)."""
+
+    @extend_schema(
+        parameters=[vs.NoNextVisitQuerySerializer],
+        responses=vs.NoNextVisitSerializer(many=True),
+    )
+    def get(self, request: Request, clinic_id: str) -> Response:
+        query = vs.NoNextVisitQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        therapist = query.validated_data.get("therapist")
+        rows = clinical_selectors.episode_list_without_next_visit(
+            clinic=self.clinic,
+            therapist=therapist_in_request(self.clinic, therapist) if therapist else None,
+        )
+        paginator = Pagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        data = vs.NoNextVisitSerializer(page, many=True, context=self.context()).data
+        return paginator.get_paginated_response(data)

@@ -4,10 +4,15 @@ API take them, and the clinic's today."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.utils import timezone
+from kombu import pools
 
+from clinic.celery import app
 from clinic.models import Clinic
 from programs.models import Exercise, Modality
 
@@ -57,3 +62,35 @@ def exercise(slug: str, **extra: Any) -> dict[str, Any]:
 def lines(note: Any) -> dict[str, int]:
     """{CPT code: units} of a note's billing lines."""
     return {line.cpt_code: line.units for line in note.billing_lines.all()}
+
+
+@contextmanager
+def use_broker(url: str, *, queue: str | None = None, **transport_options: Any) -> Iterator[None]:
+    """Publish from this process to the broker at `url` (and to `queue`), as the product's code
+    does, until the block ends. Celery reads CELERY_BROKER_URL from the environment before its
+    settings, so that is what is changed; kombu's pools of the previous broker are dropped."""
+    conf = app.conf
+    saved_env = os.environ.get("CELERY_BROKER_URL")
+    saved = (conf.task_default_queue, dict(conf.broker_transport_options or {}))
+
+    def reset() -> None:
+        pools.reset()  # kombu's registry would hand back the pools of the last broker
+        app._pool = None
+        for cached in ("queues", "default_queue", "router"):
+            app.amqp.__dict__.pop(cached, None)
+        app.amqp._producer_pool = None
+
+    os.environ["CELERY_BROKER_URL"] = url
+    if queue is not None:
+        conf.task_default_queue = queue
+    conf.broker_transport_options = {**saved[1], **transport_options}
+    reset()
+    try:
+        yield
+    finally:
+        if saved_env is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = saved_env
+        conf.task_default_queue, conf.broker_transport_options = saved
+        reset()

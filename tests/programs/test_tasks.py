@@ -4,6 +4,7 @@ caught up by the sweeper."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 
 import pytest
@@ -14,7 +15,7 @@ from patients.models import EpisodeOfCare, Visit
 from programs import care, tasks
 from programs.models import FollowUp, ProgressSummary
 from tests.factories import open_every_day, working_every_day
-from tests.programs.helpers import THER_EX, item
+from tests.programs.helpers import THER_EX, item, use_broker
 
 pytestmark = pytest.mark.django_db
 
@@ -43,19 +44,11 @@ def complete(visit: Visit, therapist) -> Visit:
 
 @pytest.fixture
 def unreachable_broker():
-    """A broker nobody listens on, restored afterwards."""
-    saved = (app.conf.broker_url, app.conf.broker_transport_options)
-    app.conf.broker_url = "redis://127.0.0.1:6399/0"
-    app.conf.broker_transport_options = {
-        "socket_connect_timeout": 1,
-        "socket_timeout": 1,
-        "max_retries": 0,
-    }
-    app.pool.force_close_all()
-    app._pool = None
-    yield
-    app.conf.broker_url, app.conf.broker_transport_options = saved
-    app._pool = None
+    """A Redis broker nobody listens on (the product's 2 s connect timeout applies)."""
+    with use_broker(
+        "redis://127.0.0.1:6399/0", socket_connect_timeout=1, socket_timeout=1, max_retries=0
+    ):
+        yield
 
 
 def test_completing_a_visit_enqueues_both_tasks_after_commit_with_ids_only(
@@ -109,13 +102,19 @@ def test_dispatcher_task_books_pending_followups(planned, therapist, visit_on):
 
 
 def test_broker_down_completion_succeeds_quickly_then_the_sweeper_catches_up(
-    planned, therapist, visit_on, unreachable_broker, django_capture_on_commit_callbacks
+    planned, therapist, visit_on, unreachable_broker, django_capture_on_commit_callbacks, caplog
 ):
     visit = visit_on(planned, days_ago=0, at=dt.time(0, 5))
     started = time.monotonic()
-    with django_capture_on_commit_callbacks(execute=True):
+    with (
+        caplog.at_level(logging.WARNING, logger="clinic.jobs"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         complete(visit, therapist)
     assert time.monotonic() - started < 5
+    # Both publishes were tried and failed: the broker really was down.
+    failed = [r.getMessage() for r in caplog.records if "enqueue_failed" in r.getMessage()]
+    assert len(failed) == 2, failed
     visit.refresh_from_db()
     assert visit.status == Visit.Status.COMPLETED
     assert not ProgressSummary.objects.exists()

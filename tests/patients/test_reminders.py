@@ -1,0 +1,332 @@
+"""E-mail to patients: visit reminders and the no-next-visit nudge, at most once each, only with
+consent; the front desk's list of patients with no next visit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import smtplib
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from clinic.jobs import publish
+from patients import reminders, tasks
+from patients.models import EpisodeOfCare, Patient, PatientMessage, Visit
+from tests.factories import (
+    ClinicFactory,
+    EpisodeOfCareFactory,
+    PatientFactory,
+    VisitFactory,
+    therapist_in,
+)
+
+pytestmark = pytest.mark.django_db
+
+NOW = dt.datetime(2026, 12, 1, 15, 0, tzinfo=dt.UTC)  # 10:00 in New York
+
+
+def reachable(clinic: Any, **fields: Any) -> Patient:
+    defaults = {"consent_email": True, "email": "pat@example.org"}
+    return PatientFactory(clinic=clinic, **(defaults | fields))
+
+
+def visit_in(clinic: Any, hours: float, **fields: Any) -> Visit:
+    starts = NOW + dt.timedelta(hours=hours)
+    fields.setdefault("patient", reachable(clinic))
+    return VisitFactory(
+        clinic=clinic, starts_at=starts, ends_at=starts + dt.timedelta(minutes=45), **fields
+    )
+
+
+# --- Reminders -------------------------------------------------------------------------------
+
+
+def test_visits_due_for_reminder_takes_booked_visits_inside_the_lead_time(
+    clinic, django_assert_num_queries
+):
+    due = visit_in(clinic, 23)
+    later = visit_in(clinic, 25)
+    past = visit_in(clinic, -1)
+    with django_assert_num_queries(2):
+        chosen = reminders.visits_due_for_reminder(now=NOW)
+    assert chosen == [due.pk]
+    assert later.pk not in chosen
+    assert past.pk not in chosen
+
+
+@pytest.mark.parametrize(
+    ("why", "patient_fields", "status"),
+    [
+        ("no consent", {"consent_email": False}, Visit.Status.BOOKED),
+        ("no address", {"email": ""}, Visit.Status.BOOKED),
+        ("archived", {"archived_at": NOW - dt.timedelta(days=1)}, Visit.Status.BOOKED),
+        ("cancelled", {}, Visit.Status.CANCELLED),
+        ("late cancelled", {}, Visit.Status.LATE_CANCELLED),
+        ("checked in", {}, Visit.Status.CHECKED_IN),
+    ],
+)
+def test_visits_due_for_reminder_leaves_out(clinic, why, patient_fields, status):
+    visit = visit_in(clinic, 3, patient=reachable(clinic, **patient_fields), status=status)
+    assert visit.pk not in reminders.visits_due_for_reminder(now=NOW), why
+    assert reminders.visit_reminder_send(visit.pk, now=NOW) is None, why
+    assert mail.outbox == []
+
+
+def test_each_clinic_has_its_own_lead_time_and_zero_turns_reminders_off(clinic, other_clinic):
+    clinic.reminder_lead_hours = 48
+    clinic.save(update_fields=["reminder_lead_hours"])
+    other_clinic.reminder_lead_hours = 0
+    other_clinic.save(update_fields=["reminder_lead_hours"])
+    third = ClinicFactory(timezone="Europe/Berlin")  # default 24 h
+    in_30h_here = visit_in(clinic, 30)
+    in_3h_there = visit_in(other_clinic, 3)
+    in_30h_third = visit_in(third, 30)
+    in_20h_third = visit_in(third, 20)
+    assert reminders.visits_due_for_reminder(now=NOW) == [in_20h_third.pk, in_30h_here.pk]
+    assert in_3h_there.pk not in reminders.visits_due_for_reminder(now=NOW)
+    assert in_30h_third.pk not in reminders.visits_due_for_reminder(now=NOW)
+
+
+def test_visit_reminder_send_mails_once_in_the_clinic_time(clinic):
+    visit = visit_in(clinic, 20)  # 06:00 tomorrow in New York
+    message = reminders.visit_reminder_send(visit.pk, now=NOW)
+    assert message is not None
+    assert message.status == PatientMessage.Status.SENT
+    assert message.sent_at is not None
+    assert len(mail.outbox) == 1
+    sent = mail.outbox[0]
+    assert sent.to == ["pat@example.org"]
+    assert clinic.name in sent.subject
+    assert "Wednesday 02 December 2026 at 06:00" in sent.body
+    assert visit.patient.first_name in sent.body
+    assert visit.therapist.get_full_name() in sent.body
+    # A retry, a redelivered task or the next dispatcher run sends nothing more.
+    assert reminders.visit_reminder_send(visit.pk, now=NOW) is None
+    assert visit.pk not in reminders.visits_due_for_reminder(now=NOW)
+    assert len(mail.outbox) == 1
+    assert PatientMessage.objects.filter(visit=visit).count() == 1
+
+
+def test_a_visit_cancelled_after_it_was_chosen_gets_no_reminder(clinic):
+    visit = visit_in(clinic, 5)
+    assert reminders.visits_due_for_reminder(now=NOW) == [visit.pk]
+    Visit.objects.filter(pk=visit.pk).update(status=Visit.Status.CANCELLED)
+    assert reminders.visit_reminder_send(visit.pk, now=NOW) is None
+    assert mail.outbox == []
+    assert not PatientMessage.objects.exists()
+
+
+def test_a_refused_mail_is_recorded_failed_and_sent_by_the_retry(clinic, monkeypatch):
+    visit = visit_in(clinic, 5)
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise smtplib.SMTPServerDisconnected("gone")
+
+    monkeypatch.setattr(reminders, "send_mail", refuse)
+    with pytest.raises(smtplib.SMTPServerDisconnected):
+        reminders.visit_reminder_send(visit.pk, now=NOW)
+    failed = PatientMessage.objects.get(visit=visit)
+    assert (failed.status, failed.error) == (PatientMessage.Status.FAILED, "SMTPServerDisconnected")
+    monkeypatch.undo()
+    retried = reminders.visit_reminder_send(visit.pk, now=NOW)
+    assert retried is not None
+    assert retried.pk == failed.pk
+    assert (retried.status, retried.attempts) == (PatientMessage.Status.SENT, 2)
+    assert len(mail.outbox) == 1
+
+
+def test_a_message_left_sending_by_a_killed_worker_is_not_sent_again(clinic):
+    visit = visit_in(clinic, 5)
+    PatientMessage.objects.create(
+        clinic=clinic, patient=visit.patient, visit=visit, kind=PatientMessage.Kind.VISIT_REMINDER
+    )
+    assert reminders.visit_reminder_send(visit.pk, now=NOW) is None
+    assert mail.outbox == []
+
+
+def test_reminder_send_task_retries_mail_errors():
+    assert smtplib.SMTPException in tasks.visit_reminder_send_task.autoretry_for
+    assert tasks.visit_reminder_send_task.acks_late is True
+
+
+def test_reminders_dispatch_task_publishes_one_send_per_due_visit(clinic, monkeypatch):
+    due = [visit_in(clinic, hours) for hours in (2, 4)]
+    visit_in(clinic, 30)
+    sent: list[int] = []
+    monkeypatch.setattr(reminders.timezone, "now", lambda: NOW)
+    monkeypatch.setattr(tasks.visit_reminder_send_task, "delay", sent.append)
+    assert tasks.visit_reminders_dispatch_task() == 2
+    assert sent == [v.pk for v in due]
+
+
+def test_publish_reports_a_broker_that_is_down_without_raising(caplog):
+    class Down:
+        name = "patients.visit_reminder_send"
+
+        def delay(self, *ids: int) -> None:
+            raise ConnectionError("broker down")
+
+    assert publish(Down(), 42) is False
+    assert "enqueue_failed task=patients.visit_reminder_send ids=(42,)" in caplog.text
+
+
+# --- Patients with no next visit -------------------------------------------------------------
+
+
+def episode_seen(clinic: Any, days_ago: float, **patient_fields: Any) -> EpisodeOfCare:
+    patient = reachable(clinic, **patient_fields)
+    therapist = therapist_in(clinic)
+    episode = EpisodeOfCareFactory(patient=patient, therapist=therapist)
+    starts = NOW - dt.timedelta(days=days_ago)
+    VisitFactory(
+        clinic=clinic,
+        patient=patient,
+        therapist=therapist,
+        episode=episode,
+        starts_at=starts,
+        ends_at=starts + dt.timedelta(minutes=45),
+        status=Visit.Status.COMPLETED,
+    )
+    return episode
+
+
+def test_episodes_due_for_nudge_after_two_days_without_a_next_visit(
+    clinic, django_assert_num_queries
+):
+    gap = episode_seen(clinic, 3)
+    episode_seen(clinic, 1)  # too soon: the dispatcher and the front desk come first
+    booked = episode_seen(clinic, 5)
+    visit_in(clinic, 48, patient=booked.patient, therapist=booked.therapist)
+    episode_seen(clinic, 4, consent_email=False)
+    discharged = episode_seen(clinic, 6)
+    EpisodeOfCare.objects.filter(pk=discharged.pk).update(status=EpisodeOfCare.Status.DISCHARGED)
+    with django_assert_num_queries(2):
+        assert reminders.episodes_due_for_nudge(now=NOW) == [gap.pk]
+
+
+def test_nudges_go_in_the_clinics_daytime_only(clinic):
+    episode = episode_seen(clinic, 3)
+    night_in_new_york = dt.datetime(2026, 12, 1, 5, 0, tzinfo=dt.UTC)  # 00:00 local
+    assert reminders.episodes_due_for_nudge(now=night_in_new_york) == []
+    assert reminders.episodes_due_for_nudge(now=NOW) == [episode.pk]
+
+
+def test_one_nudge_per_gap_and_another_after_the_next_visit(clinic):
+    episode = episode_seen(clinic, 3)
+    message = reminders.no_next_visit_nudge_send(episode.pk, now=NOW)
+    assert message is not None
+    assert message.episode == episode
+    assert len(mail.outbox) == 1
+    assert "no next visit booked" in mail.outbox[0].body
+    assert reminders.no_next_visit_nudge_send(episode.pk, now=NOW) is None
+    assert reminders.episodes_due_for_nudge(now=NOW) == []
+    # The patient comes once more, then again books nothing: a new gap, a new nudge.
+    again = NOW + dt.timedelta(days=7)
+    VisitFactory(
+        clinic=clinic,
+        patient=episode.patient,
+        therapist=episode.therapist,
+        episode=episode,
+        starts_at=NOW + dt.timedelta(days=4),
+        ends_at=NOW + dt.timedelta(days=4, minutes=45),
+        status=Visit.Status.COMPLETED,
+    )
+    assert reminders.episodes_due_for_nudge(now=again) == [episode.pk]
+    assert reminders.no_next_visit_nudge_send(episode.pk, now=again) is not None
+    assert len(mail.outbox) == 2
+
+
+def test_a_nudge_is_not_sent_when_a_visit_was_booked_meanwhile(clinic):
+    episode = episode_seen(clinic, 3)
+    assert reminders.episodes_due_for_nudge(now=NOW) == [episode.pk]
+    visit_in(clinic, 24, patient=episode.patient, therapist=episode.therapist)
+    assert reminders.no_next_visit_nudge_send(episode.pk, now=NOW) is None
+    assert mail.outbox == []
+
+
+# --- The front desk's list -------------------------------------------------------------------
+
+
+def no_next_visit_url(clinic: Any) -> str:
+    return f"/api/v1/clinics/{clinic.public_id}/no-next-visit/"
+
+
+def test_no_next_visit_list_for_the_front_desk(
+    clinic, receptionist, client_for, django_assert_max_num_queries
+):
+    older = episode_seen(clinic, 9)
+    recent = episode_seen(clinic, 2)
+    booked = episode_seen(clinic, 4)
+    VisitFactory(
+        clinic=clinic,
+        patient=booked.patient,
+        therapist=booked.therapist,
+        starts_at=timezone.now() + dt.timedelta(days=1),
+        ends_at=timezone.now() + dt.timedelta(days=1, minutes=45),
+    )
+    reminders.no_next_visit_nudge_send(older.pk, now=timezone.now())
+    client = client_for(receptionist)
+    with django_assert_max_num_queries(8):
+        response = client.get(no_next_visit_url(clinic))
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["count"] == 2
+    rows = body["results"]
+    assert [r["episode"] for r in rows] == [str(older.public_id), str(recent.public_id)]
+    first = rows[0]
+    assert first["patient"]["mrn"] == older.patient.mrn
+    assert first["therapist"]["id"] == str(older.therapist.public_id)
+    assert first["nudged_at"] is not None
+    assert rows[1]["nudged_at"] is None
+    assert first["days_since_last_visit"] >= 8
+
+
+def test_no_next_visit_list_keeps_its_query_count_as_rows_grow(clinic, receptionist, client_for):
+    client = client_for(receptionist)
+    counts = []
+    for _ in range(2):
+        for days in (3, 4, 5, 6, 7):
+            episode_seen(clinic, days)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(no_next_visit_url(clinic)).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+
+
+def test_no_next_visit_list_filters_by_therapist_and_refuses_a_foreign_one(
+    clinic, other_clinic, receptionist, client_for
+):
+    mine = episode_seen(clinic, 3)
+    episode_seen(clinic, 4)
+    client = client_for(receptionist)
+    response = client.get(no_next_visit_url(clinic), {"therapist": str(mine.therapist.public_id)})
+    assert [r["episode"] for r in response.json()["results"]] == [str(mine.public_id)]
+    stranger = therapist_in(other_clinic)
+    refused = client.get(no_next_visit_url(clinic), {"therapist": str(stranger.public_id)})
+    assert refused.status_code == 400
+    assert "therapist" in refused.json()["errors"]
+    malformed = client.get(no_next_visit_url(clinic), {"therapist": "nope"})
+    assert malformed.status_code == 400
+    assert "therapist" in malformed.json()["errors"]
+
+
+def test_no_next_visit_list_of_another_clinic_is_a_404(clinic, outsider, client_for):
+    episode_seen(clinic, 3)
+    assert client_for(outsider).get(no_next_visit_url(clinic)).status_code == 404
+
+
+def test_reminder_lead_hours_is_a_clinic_setting_with_bounds(clinic, clinic_admin, client_for):
+    client = client_for(clinic_admin)
+    url = f"/api/v1/clinics/{clinic.public_id}/"
+    ok = client.patch(url, {"reminder_lead_hours": 48}, format="json")
+    assert ok.status_code == 200, ok.content
+    assert ok.json()["reminder_lead_hours"] == 48
+    too_far = client.patch(url, {"reminder_lead_hours": 24 * 15}, format="json")
+    assert too_far.status_code == 400
+    assert "reminder_lead_hours" in too_far.json()["errors"]
+    clinic.refresh_from_db()
+    assert clinic.reminder_lead_hours == 48
