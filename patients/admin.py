@@ -46,6 +46,7 @@ from patients.models import (
     Goal,
     OutcomeMeasure,
     Patient,
+    PatientMessage,
     Precaution,
     PrecautionKind,
     Visit,
@@ -1151,3 +1152,38 @@ admin.site.unregister(User)
 admin.site.register(User, StaffAdmin)
 admin.site.unregister(Clinic)
 admin.site.register(Clinic, ClinicWithCalendarAdmin)
+
+
+@admin.register(PatientMessage)
+class PatientMessageAdmin(ClinicScopedAdmin):
+    """E-mails to patients (reminders, nudges, closure notices): what went, when, and what
+    failed. Read-only: the rows are what keeps a message from going twice."""
+
+    list_display = ("created_at", "clinic", "kind", "status", "patient", "visit", "sent_at")
+    list_filter = (ClinicFilter, "kind", "status", "created_at")
+    list_select_related = ("clinic", "patient", "visit")
+    date_hierarchy = "created_at"
+    search_fields = ("=patient__mrn",)
+    readonly_fields = (
+        "clinic",
+        "patient",
+        "kind",
+        "visit",
+        "episode",
+        "status",
+        "attempts",
+        "error",
+        "created_at",
+        "sent_at",
+    )
+    fields = readonly_fields
+    actions = None
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

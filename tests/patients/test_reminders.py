@@ -330,3 +330,29 @@ def test_reminder_lead_hours_is_a_clinic_setting_with_bounds(clinic, clinic_admi
     assert "reminder_lead_hours" in too_far.json()["errors"]
     clinic.refresh_from_db()
     assert clinic.reminder_lead_hours == 48
+
+
+# --- The admin -------------------------------------------------------------------------------
+
+
+def test_messages_in_the_admin_are_read_only_and_scoped(clinic, other_clinic, clinic_admin, client):
+    mine = visit_in(clinic, 5)
+    theirs = visit_in(other_clinic, 5)
+    reminders.visit_reminder_send(mine.pk, now=NOW)
+    reminders.visit_reminder_send(theirs.pk, now=NOW)
+    client.force_login(clinic_admin)
+    listing = client.get("/admin/patients/patientmessage/")
+    assert listing.status_code == 200
+    shown = list(listing.context["cl"].result_list)
+    assert [m.visit_id for m in shown] == [mine.pk]
+    message = shown[0]
+    assert client.get(f"/admin/patients/patientmessage/{message.pk}/change/").status_code == 200
+    assert client.get("/admin/patients/patientmessage/add/").status_code == 403
+    other = PatientMessage.objects.get(visit=theirs)
+    assert client.get(f"/admin/patients/patientmessage/{other.pk}/change/").status_code in (
+        302,
+        404,
+    )
+    deleted = client.post(f"/admin/patients/patientmessage/{message.pk}/delete/", {"post": "yes"})
+    assert deleted.status_code == 403
+    assert PatientMessage.objects.filter(pk=message.pk).exists()
