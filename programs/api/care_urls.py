@@ -12,6 +12,7 @@ contraindication check; mounted at /api/v1/ by the project's urls (clinic.urls).
     episodes/{episode_id}/visits/                POST book a visit; answers it with the clocks
     patients/{patient_id}/contraindications/check/   POST
     visits/{visit_id}/summary/                   GET the progress summary (background job)
+    episodes/{episode_id}/summaries/             GET the episode's summaries, newest first
     followups/?status=needs_front_desk           GET follow-ups (the front desk's work list)
 """
 
@@ -76,6 +77,11 @@ urlpatterns = [
     re_path(
         rf"^{CLINIC_URL}/followups/$",
         job_views.FollowUpViewSet.as_view({"get": "list"}),
+    re_path(
+        rf"^{EPISODE_URL}/summaries/$",
+        job_views.EpisodeSummaryViewSet.as_view({"get": "list"}),
+        name="episode-progress-summaries",
+    ),
         name="followup-list",
     ),
     *router.urls,

@@ -1,6 +1,7 @@
 """What the background jobs write, read through the API, under /api/v1/clinics/{clinic_id}/:
 
 visits/{visit_id}/summary/     GET the visit's progress summary (VIEW_CLINICAL)
+episodes/{episode_id}/summaries/  GET the episode's summaries, newest visit first (VIEW_CLINICAL)
 followups/?status=...          GET follow-ups, e.g. the front desk's work list
                                (status=needs_front_desk) (VIEW_SCHEDULE)
 """
@@ -87,6 +88,27 @@ class VisitSummaryViewSet(_CareViewSet):
         if summary is None:
             raise NotFound("The visit has no progress summary yet.")
         return Response(ProgressSummarySerializer(summary).data)
+
+
+class EpisodeSummaryViewSet(_CareViewSet):
+    """The progress summaries of an episode, newest visit first: its course visit by visit."""
+
+    model = ProgressSummary
+    serializer_class = ProgressSummarySerializer
+    pagination_class = Pagination
+
+    def get_clinic_queryset(self) -> QuerySet[ProgressSummary]:
+        return (
+            ProgressSummary.objects.for_clinic(self.clinic)
+            .filter(visit__episode=self.episode())
+            .select_related("visit")
+            .order_by("-visit__starts_at", "-pk")
+        )
+
+    @extend_schema(responses=ProgressSummarySerializer(many=True))
+    def list(self, request: Request, clinic_id: str, episode_id: str) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ProgressSummarySerializer(page, many=True).data)
 
 
 class FollowUpViewSet(_CareViewSet):
