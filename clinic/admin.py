@@ -58,7 +58,7 @@ class ClinicAdmin(ClinicScopedAdmin):
     fieldsets = [
         (None, {"fields": ["name", "slug", "active"]}),
         ("Where", {"fields": ["timezone", "country", "address", "phone"]}),
-        ("Rules", {"fields": ["late_cancel_hours", "medicare_rules"]}),
+        ("Rules", {"fields": ["late_cancel_hours", "reminder_lead_hours", "medicare_rules"]}),
     ]
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
