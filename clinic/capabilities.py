@@ -33,6 +33,7 @@ class Capability(StrEnum):
     USE_ADMIN = "use_admin"
     VIEW_AUDIT = "view_audit"
     VIEW_REPORTS = "view_reports"
+    EXPORT_RECORDS = "export_records"  # a patient's whole record, for a request of access
 
 
 _FRONT_DESK = {

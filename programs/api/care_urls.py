@@ -12,8 +12,8 @@ contraindication check; mounted at /api/v1/ by the project's urls (clinic.urls).
     episodes/{episode_id}/visits/                POST book a visit; answers it with the clocks
     patients/{patient_id}/contraindications/check/   POST
     visits/{visit_id}/summary/                   GET the progress summary (background job)
-    episodes/{episode_id}/summaries/             GET the episode's summaries, newest first
     followups/?status=needs_front_desk           GET follow-ups (the front desk's work list)
+    patients/{id}/export/                        GET the patient's record export (programs.export)
 """
 
 from django.urls import re_path
@@ -21,7 +21,7 @@ from rest_framework.routers import SimpleRouter
 
 from clinic.api.base import CLINIC_URL
 from programs.api import care_views as v
-from programs.api import job_views
+from programs.api import export_views, job_views
 
 EPISODE_URL = f"{CLINIC_URL}/episodes/(?P<episode_id>[^/.]+)"
 VISIT_NOTE_URL = f"{CLINIC_URL}/visits/(?P<visit_id>[^/.]+)/note"
@@ -77,12 +77,12 @@ urlpatterns = [
     re_path(
         rf"^{CLINIC_URL}/followups/$",
         job_views.FollowUpViewSet.as_view({"get": "list"}),
-    re_path(
-        rf"^{EPISODE_URL}/summaries/$",
-        job_views.EpisodeSummaryViewSet.as_view({"get": "list"}),
-        name="episode-progress-summaries",
-    ),
         name="followup-list",
+    ),
+    re_path(
+        rf"^{CLINIC_URL}/patients/(?P<public_id>[^/.]+)/export/$",
+        export_views.PatientExportViewSet.as_view({"get": "retrieve"}),
+        name="patient-export",
     ),
     *router.urls,
 ]

@@ -39,6 +39,7 @@ CAPABILITY_TABLE = [
     (C.USE_ADMIN, False, False, True),
     (C.VIEW_AUDIT, False, False, True),
     (C.VIEW_REPORTS, False, False, True),
+    (C.EXPORT_RECORDS, False, False, True),
 ]
 ROLE_COLUMNS = (R, T, A)
 ALLOWED = {
