@@ -12,6 +12,7 @@ contraindication check; mounted at /api/v1/ by the project's urls (clinic.urls).
     episodes/{episode_id}/visits/                POST book a visit; answers it with the clocks
     patients/{patient_id}/contraindications/check/   POST
     visits/{visit_id}/summary/                   GET the progress summary (background job)
+    episodes/{episode_id}/summaries/             GET the episode's summaries, newest first
     followups/?status=needs_front_desk           GET follow-ups (the front desk's work list)
     patients/{id}/export/                        GET the patient's record export (programs.export)
 """
@@ -73,6 +74,11 @@ urlpatterns = [
         rf"^{CLINIC_URL}/visits/(?P<visit_id>[^/.]+)/summary/$",
         job_views.VisitSummaryViewSet.as_view({"get": "retrieve"}),
         name="visit-progress-summary",
+    ),
+    re_path(
+        rf"^{EPISODE_URL}/summaries/$",
+        job_views.EpisodeSummaryViewSet.as_view({"get": "list"}),
+        name="episode-progress-summaries",
     ),
     re_path(
         rf"^{CLINIC_URL}/followups/$",
