@@ -7,6 +7,7 @@ from clinic import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("home-programme/", include("programs.patient_link")),  # patient links, no login
     path("admin/", admin.site.urls),
     path("api/v1/", include("clinic.api.urls")),
     path("api/v1/", include("patients.api.urls")),

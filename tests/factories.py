@@ -51,7 +51,12 @@ from patients.models import (
 )
 from patients.services import derive_search_fields
 from programs.models import (
+    Exercise,
     FollowUp,
+    HomeProgram,
+    HomeProgramItem,
+    HomeProgramLink,
+    HomeProgramVersion,
     PlanOfCare,
     ProgressSummary,
     TreatmentNote,
@@ -663,3 +668,80 @@ class ProgressSummaryFactory(DjangoModelFactory):
 
 
 CLINIC_ROW_FACTORIES.update({FollowUp: FollowUpFactory, ProgressSummary: ProgressSummaryFactory})
+
+
+# --- Home exercise programmes (programs.home) ------------------------------------------------
+
+
+class HomeProgramFactory(DjangoModelFactory):
+    """An active home programme of a new episode of `clinic` (or of `episode=`), written
+    straight to the tables: version 1 from the episode's start, with bird-dog and the bridge at
+    the library's doses. Tests of the rules go through programs.home.home_program_create."""
+
+    class Meta:
+        model = HomeProgram
+        skip_postgeneration_save = True
+
+    clinic = None
+    episode = factory.LazyAttribute(
+        lambda o: EpisodeOfCareFactory(clinic=o.clinic) if o.clinic else EpisodeOfCareFactory()
+    )
+    created_by = factory.LazyAttribute(lambda o: o.episode.therapist)
+    current_version = 1
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs: Any) -> dict[str, Any]:
+        if kwargs.get("clinic") is None:
+            kwargs["clinic"] = kwargs["episode"].clinic
+        return kwargs
+
+    @factory.post_generation
+    def versions(obj: HomeProgram, create: bool, extracted: Any, **kwargs: Any) -> None:
+        if not create:
+            return
+        version = HomeProgramVersion.objects.create(
+            clinic=obj.clinic,
+            program=obj,
+            version=1,
+            starts_on=obj.episode.started_on,
+            prescribed_by=obj.created_by,
+        )
+        exercises = Exercise.objects.filter(slug__in=("bird-dog", "bridge")).order_by("slug")
+        HomeProgramItem.objects.bulk_create(
+            HomeProgramItem(
+                version=version,
+                position=position,
+                exercise=e,
+                sets=e.sets,
+                reps=e.reps,
+                hold_seconds=e.hold_seconds,
+                times_per_day=e.times_per_day,
+                days_per_week=e.days_per_week,
+            )
+            for position, e in enumerate(exercises)
+        )
+
+
+class HomeProgramLinkFactory(DjangoModelFactory):
+    """A live patient link (28 days) to a home programme of `clinic` (or of `program=`)."""
+
+    class Meta:
+        model = HomeProgramLink
+
+    clinic = None
+    program = factory.LazyAttribute(
+        lambda o: HomeProgramFactory(clinic=o.clinic) if o.clinic else HomeProgramFactory()
+    )
+    created_by = factory.LazyAttribute(lambda o: o.program.created_by)
+    expires_at = factory.LazyFunction(lambda: timezone.now() + dt.timedelta(days=28))
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs: Any) -> dict[str, Any]:
+        if kwargs.get("clinic") is None:
+            kwargs["clinic"] = kwargs["program"].clinic
+        return kwargs
+
+
+CLINIC_ROW_FACTORIES.update(
+    {HomeProgram: HomeProgramFactory, HomeProgramLink: HomeProgramLinkFactory}
+)

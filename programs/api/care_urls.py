@@ -15,6 +15,8 @@ contraindication check; mounted at /api/v1/ by the project's urls (clinic.urls).
     episodes/{episode_id}/summaries/             GET the episode's summaries, newest first
     followups/?status=needs_front_desk           GET follow-ups (the front desk's work list)
     patients/{id}/export/                        GET the patient's record export (programs.export)
+
+and the home exercise programmes' routes of programs.api.home_urls.
 """
 
 from django.urls import re_path
@@ -22,7 +24,7 @@ from rest_framework.routers import SimpleRouter
 
 from clinic.api.base import CLINIC_URL
 from programs.api import care_views as v
-from programs.api import export_views, job_views
+from programs.api import export_views, home_urls, job_views
 
 EPISODE_URL = f"{CLINIC_URL}/episodes/(?P<episode_id>[^/.]+)"
 VISIT_NOTE_URL = f"{CLINIC_URL}/visits/(?P<visit_id>[^/.]+)/note"
@@ -91,4 +93,5 @@ urlpatterns = [
         name="patient-export",
     ),
     *router.urls,
+    *home_urls.urlpatterns,  # home exercise programmes
 ]

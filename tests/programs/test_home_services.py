@@ -168,8 +168,8 @@ def test_home_program_press_ups_for_stenosis_refused(episode, therapist, add_pre
     assert nothing_saved()
 
 
-def test_home_program_only_by_a_therapist_of_the_clinic(episode, clinic_admin, outsider):
-    for who in (clinic_admin, outsider):
+def test_home_program_needs_manage_clinical_in_the_clinic(episode, receptionist, outsider):
+    for who in (receptionist, outsider):
         with pytest.raises(PermissionDenied):
             prescribe(episode, who)
     assert nothing_saved()
