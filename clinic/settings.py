@@ -243,13 +243,13 @@ else:
         "socket_timeout": 5,
         "retry_on_timeout": False,
         "max_retries": 1,
-    }
         # A message taken by a worker that died unacknowledged goes back to the queue after
         # this many seconds; longer than any task's retry countdown (retry_backoff_max).
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
-CELERY_BROKER_CONNECTION_TIMEOUT = 2
+    }
 # One queue for every task; several installations may share one Redis with their own names.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_RESULT_BACKEND = None
