@@ -3,8 +3,9 @@
 `progress_summary_write(visit_id)` is idempotent: the summary's visit is unique, so a second
 call (a redelivered message, the sweeper) finds the row, and a race loses on the constraint and
 reads the winner's row. The data comes from the existing selectors (episode_compliance,
-outcome_summary) and the visit's note, in a constant number of queries whatever the episode's
-size. The text is short and readable; it names no patient, and nothing here logs it.
+outcome_summary), the visit's note and the home programme's adherence since the previous visit
+(programs.home), in a constant number of queries whatever the episode's size. The text is short
+and readable; it names no patient, and nothing here logs it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from patients.clinical_selectors import InstrumentSummary, OutcomePoint, outcome_summary
-from patients.models import Goal, Visit
+from patients.models import EpisodeOfCare, Goal, Visit
+from programs.home import home_program_adherence, home_program_current
 from programs.models import FollowUp, ProgressSummary, TreatmentNote
 from programs.selectors import episode_compliance, plan_active, visit_day
 
@@ -80,6 +82,25 @@ def _delivered(note: TreatmentNote | None) -> dict[str, Any]:
         ],
         "billing": billing,
         "total_units": sum(b["units"] for b in billing),
+    }
+
+
+def _home_adherence(
+    episode: EpisodeOfCare, *, since: dt.date | None, until: dt.date
+) -> dict[str, Any] | None:
+    """The active home programme's adherence from the day after the previous visit (or from the
+    programme's start) to the visit's day, by programs.home's rule; None without a programme.
+    One query without a programme, four with one, whatever the number of sessions."""
+    program = home_program_current(episode=episode)
+    if program is None:
+        return None
+    program.clinic = episode.clinic
+    result = home_program_adherence(program=program, since=since, until=until)
+    return {
+        "program": str(program.public_id),
+        "version": program.current_version,
+        "since_previous_visit": since is not None,
+        **result.as_dict(),
     }
 
 
@@ -204,8 +225,13 @@ def progress_summary_data(visit: Visit) -> dict[str, Any]:
         "pain": pain,
         "function": function,
         "delivered": _delivered(note),
-        # No home-programme log is recorded yet: adherence is reported as unknown.
-        "home_programme_adherence": None,
+        "home_programme_adherence": _home_adherence(
+            episode,
+            since=previous_start.astimezone(clinic.tz).date() + dt.timedelta(days=1)
+            if previous_start is not None
+            else None,
+            until=day,
+        ),
         "goals": goals,
         "flags": flags,
         "compliance_flags": [f.message for f in state.flags],
@@ -257,6 +283,13 @@ def progress_summary_text(data: dict[str, Any]) -> str:
     if data["goals"]:
         met = sum(1 for g in data["goals"] if g["status"] == "met")
         lines.append(f"Goals: {met} of {len(data['goals'])} met.")
+    adherence = data.get("home_programme_adherence")
+    if adherence and adherence["prescribed"]:
+        when = "since the previous visit" if adherence["since_previous_visit"] else "so far"
+        lines.append(
+            f"Home programme {when}: {adherence['done']} of {adherence['prescribed']} sessions "
+            f"({adherence['percent']} %)."
+        )
     for flag in data["flags"]:
         lines.append(f"{flag['message']}.")
     if data["next_visit"]:

@@ -11,9 +11,9 @@ from django.urls import reverse
 
 from patients import clinical
 from patients.models import EpisodeOfCare, Visit
-from programs import care, summaries
+from programs import care, home, summaries
 from programs.models import ProgressSummary
-from tests.programs.helpers import MANUAL, THER_EX, item, local_today
+from tests.programs.helpers import MANUAL, THER_EX, exercise, item, local_today
 
 pytestmark = pytest.mark.django_db
 
@@ -134,6 +134,67 @@ def test_summary_runs_in_a_constant_number_of_queries(episode, therapist, visit_
     few = _summary_queries(episode, therapist, visit_on, earlier=1, hour=10)
     Visit.objects.update(episode=None)  # start the count again: the new visits are the many
     assert _summary_queries(episode, therapist, visit_on, earlier=6, hour=12) == few
+
+
+def test_summary_runs_in_constant_queries_with_a_home_programme(episode, therapist, visit_on):
+    plan(episode, therapist)
+    program = home.home_program_create(
+        episode=episode, by=therapist, items=[exercise("bird-dog")], starts_on=episode.started_on
+    )
+    without_sessions = _summary_queries(episode, therapist, visit_on, earlier=1, hour=10)
+    Visit.objects.update(episode=None)
+    record_sessions(program, therapist, days_ago=range(0, 12))
+    with_sessions = _summary_queries(episode, therapist, visit_on, earlier=6, hour=12)
+    assert with_sessions == without_sessions
+
+
+def record_sessions(program, therapist, *, days_ago) -> None:
+    version = home.home_program_version_get(program=program)
+    items = [str(i.public_id) for i in version.items.all()]
+    today = local_today(program.clinic)
+    for days in days_ago:
+        home.home_session_record(
+            program=program,
+            version=version.version,
+            performed_on=today - dt.timedelta(days=days),
+            items=items,
+            by=therapist,
+        )
+
+
+def test_summary_reports_home_adherence_since_the_previous_visit(episode, therapist, visit_on):
+    plan(episode, therapist)
+    program = home.home_program_create(
+        episode=episode,
+        by=therapist,
+        items=[exercise("bird-dog", days_per_week=7)],
+        starts_on=episode.started_on,
+    )
+    complete(visit_on(episode, days_ago=7), therapist)
+    record_sessions(program, therapist, days_ago=[9, 8, 5, 3, 1])
+    _, visit = complete(visit_on(episode, days_ago=0, at=dt.time(0, 5)), therapist)
+    summary = summaries.progress_summary_write(visit.pk)
+    assert summary is not None
+    adherence = summary.data["home_programme_adherence"]
+    today = local_today(episode.clinic)
+    assert adherence["program"] == str(program.public_id)
+    assert adherence["since"] == str(today - dt.timedelta(days=6))
+    assert adherence["until"] == str(today)
+    assert adherence["since_previous_visit"] is True
+    assert adherence["done"] == 3  # the sessions 9 and 8 days ago were before the last visit
+    assert adherence["prescribed"] >= 7  # daily, per ISO week rounded up
+    assert sum(w["done"] for w in adherence["weeks"]) == 3
+    assert (
+        f"Home programme since the previous visit: 3 of {adherence['prescribed']} sessions"
+        in summary.text
+    )
+
+
+def test_summary_without_a_home_programme_reports_none(history):
+    summary = summaries.progress_summary_write(history.pk)
+    assert summary is not None
+    assert summary.data["home_programme_adherence"] is None
+    assert "Home programme" not in summary.text
 
 
 # --- API -------------------------------------------------------------------------------------
