@@ -11,6 +11,9 @@ The due window, in days after the completed visit: gap = 7 / frequency_per_week,
     visits a week   1     2     3     4     5     6     7
     window (days)   4-8   2-4   1-3   1-2   1-2   1-1   1-1
 
+A follow-up whose patient already has a booked visit after the completed one, up to the end of
+the window (booked by the front desk or a series), is marked booked with that visit instead.
+
 Follow-ups stop at the end of the plan (starts_on + duration_weeks * 7 - 1) or of its
 certification (certified_until), whichever is first, and when the episode is not active
 (discharged). A window that runs past the end is cut at the end; a window that starts after it
@@ -32,6 +35,7 @@ from django.utils import timezone
 from clinic.errors import ConflictError
 from patients.availability import Slot, free_slots
 from patients.models import EpisodeOfCare, Visit
+from patients.scheduling import local_day_bounds
 from programs.models import FollowUp, PlanOfCare
 from programs.selectors import plan_active, visit_day
 
@@ -188,6 +192,16 @@ def followup_dispatch(followup_id: int, *, now: dt.datetime | None = None) -> Fo
                 f"The due window {followup.due_from.isoformat()} to "
                 f"{followup.due_until.isoformat()} has passed without a booking.",
             )
+        already = _next_visit_booked(followup)
+        if already is not None:
+            followup.status = FollowUp.Status.BOOKED
+            followup.booked_visit = already
+            followup.reason = "The next visit was already booked."
+            followup.save(
+                update_fields=["status", "booked_visit", "reason", "attempts", "updated_at"]
+            )
+            logger.info("followup.already_booked followup=%s visit=%s", followup.pk, already.pk)
+            return followup
         duration = visit.ends_at - visit.starts_at
         slots = free_slots(
             clinic=clinic,
@@ -216,6 +230,25 @@ def followup_dispatch(followup_id: int, *, now: dt.datetime | None = None) -> Fo
             f"No free slot with the same therapist between {first_day.isoformat()} and "
             f"{last_day.isoformat()}.",
         )
+
+
+def _next_visit_booked(followup: FollowUp) -> Visit | None:
+    """A booked or checked-in visit of the patient at the clinic after the completed one and no
+    later than the window's last day (booked by the front desk, a series, or earlier): it is the
+    next visit, and booking another would put one more visit in the week than the plan says."""
+    visit = followup.after_visit
+    _, window_end = local_day_bounds(followup.due_until, followup.clinic.tz)
+    return (
+        Visit.objects.filter(
+            clinic=followup.clinic,
+            patient_id=visit.patient_id,
+            status__in=Visit.LIVE_STATUSES,
+            starts_at__gte=visit.ends_at,
+            starts_at__lt=window_end,
+        )
+        .order_by("starts_at", "pk")
+        .first()
+    )
 
 
 def _book(followup: FollowUp, slot: Slot) -> Visit:

@@ -116,6 +116,37 @@ def test_dispatch_books_inside_the_window_with_the_same_therapist_at_the_usual_t
     assert followups.followup_dispatch(followup.pk) is None
 
 
+@pytest.mark.parametrize("days_later", [1, 3], ids=["before the window", "inside the window"])
+def test_dispatch_takes_a_next_visit_already_booked_instead_of_booking_another(
+    open_clinic, episode, therapist, visit_on, days_later
+):
+    plan(episode, therapist)
+    visit = completed(visit_on, episode)
+    already = visit_on(episode, days_ago=-days_later, at=dt.time(10, 0))  # the front desk's
+    followup = followups.followup_create_for_visit(visit.pk)
+    assert followup is not None
+    done = followups.followup_dispatch(followup.pk)
+    assert done is not None
+    assert (done.status, done.booked_visit) == (FollowUp.Status.BOOKED, already)
+    assert done.reason == "The next visit was already booked."
+    assert Visit.objects.filter(status=Visit.Status.BOOKED).count() == 1
+
+
+def test_dispatch_books_when_the_only_booked_visit_is_after_the_window(
+    open_clinic, episode, therapist, visit_on
+):
+    plan(episode, therapist)
+    visit = completed(visit_on, episode)
+    later = visit_on(episode, days_ago=-10, at=dt.time(10, 0))
+    followup = followups.followup_create_for_visit(visit.pk)
+    assert followup is not None
+    done = followups.followup_dispatch(followup.pk)
+    assert done is not None
+    assert done.status == FollowUp.Status.BOOKED
+    assert done.booked_visit not in (None, later)
+    assert Visit.objects.filter(status=Visit.Status.BOOKED).count() == 2
+
+
 def test_dispatch_tries_the_next_slot_when_one_is_taken(
     open_clinic, episode, therapist, visit_on, monkeypatch
 ):
