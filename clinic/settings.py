@@ -224,7 +224,7 @@ SPECTACULAR_SETTINGS = {
 # Redis in production and CI (CELERY_BROKER_URL=redis://...). The embedded default keeps the queue
 # as files under var/broker. Work that must not be lost lives in database rows that periodic
 # sweepers re-enqueue, so the broker only ever delays work.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost/")
 CELERY_BROKER_IS_FILESYSTEM = CELERY_BROKER_URL.startswith("filesystem://")
 if CELERY_BROKER_IS_FILESYSTEM:
     _broker_dir = VAR_DIR / "broker"
