@@ -504,3 +504,7 @@ class TreatmentNoteAdmin(_ClinicalRecordAdmin):
             )
         except ApplicationError as exc:  # a colleague saved between the check and now
             self.message_user(request, exc.message, messages.ERROR)
+
+
+# Home exercise programmes: their admin lives in its own module (registers on import).
+from programs import admin_home  # noqa: E402, F401

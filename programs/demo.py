@@ -11,6 +11,11 @@ Past visits cannot go through `visit_book`, which refuses the past: `_demo_past_
 the Visit row directly (demo data only), booked, at the first free 45-minute slot from 09:00
 local time; `visit_complete_with_note` then saves, signs and completes it as a therapist would.
 Idempotent: an episode with a plan gets no second one, one with treatment notes no more visits.
+
+Home programmes: the first HOME_PROGRAMMES demo episodes get one (the menu's exercises the record
+allows, prescribed on the first treatment visit's day), a patient link, and a few sessions the
+patient "recorded" through it on past days (pain easing), so that adherence and the progress
+summary have something to show. An episode that has a home programme gets no second one.
 """
 
 from __future__ import annotations
@@ -25,9 +30,10 @@ from django.utils import timezone
 from clinic.records import record_save
 from patients.models import EpisodeOfCare, Visit
 from patients.scheduling import localize
+from programs import home
 from programs.care import plan_create, visit_complete_with_note
 from programs.contraindications import refusals
-from programs.models import Exercise, Modality, PlanOfCare, TreatmentNote
+from programs.models import Exercise, HomeProgram, Modality, PlanOfCare, TreatmentNote
 from programs.selectors import contraindications_for_items
 
 REGION = "lumbar"
@@ -204,6 +210,51 @@ def _seed_episode(episode: EpisodeOfCare) -> tuple[int, int]:
     return plans, notes
 
 
+HOME_PROGRAMMES = 2
+HOME_SESSION_DAYS_AGO = (9, 8, 6, 5, 3, 2, 1)  # patient-recorded sessions, days before today
+HOME_PAIN = (5, 5, 4, 4, 3, 3, 3)
+
+
+def _seed_home_programme(episode: EpisodeOfCare) -> int:
+    """Sessions added for the episode's demo home programme (-1: it already had one)."""
+    if HomeProgram.objects.for_clinic(episode.clinic).filter(episode=episode).exists():
+        return -1
+    clinic, therapist = episode.clinic, episode.therapist
+    today = timezone.localdate(timezone=clinic.tz)
+    starts_on = min(episode.started_on + dt.timedelta(days=VISIT_DAYS[0]), today)
+    _, exercises = _allowed(episode, [], list(EXERCISE_SLUGS), starts_on)
+    if not exercises:
+        return -1
+    program = home.home_program_create(
+        episode=episode,
+        by=therapist,
+        starts_on=starts_on,
+        notes="Walk 30 minutes on most days; keep moving through the day.",
+        items=[{"exercise": e} for e in exercises[:4]],
+    )
+    link = home.home_link_create(program=program, by=therapist)
+    version = home.home_program_version_get(program=program)
+    if version is None:
+        return 0
+    items = [str(item.public_id) for item in version.items.all()]
+    added = 0
+    for days_ago, pain in zip(HOME_SESSION_DAYS_AGO, HOME_PAIN, strict=True):
+        day = today - dt.timedelta(days=days_ago)
+        if day < starts_on:
+            continue
+        home.home_session_record(
+            program=program,
+            link=link,
+            version=version.version,
+            performed_on=day,
+            items=items if days_ago % 3 else items[:2],
+            pain=pain,
+            comment="" if days_ago % 4 else "Stiff in the morning, easier after the exercises.",
+        )
+        added += 1
+    return added
+
+
 def seed(*, stdout: OutputWrapper) -> list[tuple[str, str, str]]:
     episodes = (
         EpisodeOfCare.objects.filter(
@@ -212,16 +263,23 @@ def seed(*, stdout: OutputWrapper) -> list[tuple[str, str, str]]:
         .select_related("clinic", "patient", "therapist")
         .order_by("pk")
     )
-    plans = notes = 0
-    for episode in episodes:
+    plans = notes = programmes = sessions = 0
+    for number, episode in enumerate(episodes):
         added_plans, added_notes = _seed_episode(episode)
         plans += added_plans
         notes += added_notes
-    if plans or notes:
+        if number < HOME_PROGRAMMES and (added := _seed_home_programme(episode)) >= 0:
+            programmes += 1
+            sessions += added
+    if plans or notes or programmes:
         stdout.write(
             f"programs demo data added: {plans} plans of care, {notes} signed treatment notes "
-            "of completed visits."
+            f"of completed visits, {programmes} home programmes with {sessions} recorded "
+            "sessions."
         )
     else:
-        stdout.write("programs: demo plans of care and treatment notes already present.")
+        stdout.write(
+            "programs: demo plans of care and treatment notes already present, and the home "
+            "programmes."
+        )
     return []

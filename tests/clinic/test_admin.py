@@ -43,6 +43,8 @@ WRITTEN_BY_SERVICES_ONLY = {
     "programs.TreatmentNoteAddendum",
     "programs.FollowUp",
     "programs.ProgressSummary",
+    "programs.HomeProgram",
+    "programs.HomeProgramLink",
 }
 
 
