@@ -12,16 +12,24 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from contextlib import nullcontext
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Prefetch, prefetch_related_objects
 from django.utils import timezone
 
 from patients.clinical_selectors import InstrumentSummary, OutcomePoint, outcome_summary
 from patients.models import EpisodeOfCare, Goal, Visit
 from programs.home import home_program_adherence, home_program_current
-from programs.models import FollowUp, ProgressSummary, TreatmentNote
+from programs.models import (
+    DeliveredExercise,
+    DeliveredModality,
+    FollowUp,
+    ProgressSummary,
+    TreatmentNote,
+)
 from programs.selectors import episode_compliance, plan_active, visit_day
 
 logger = logging.getLogger(__name__)
@@ -104,6 +112,22 @@ def _home_adherence(
     }
 
 
+def _note_with_items(visit: Visit) -> TreatmentNote | None:
+    """The visit's note (joined by progress_summary_write's query, else one query) with what
+    was delivered: three queries, the catalogue rows joined."""
+    try:
+        note: TreatmentNote = visit.treatment_note
+    except TreatmentNote.DoesNotExist:
+        return None
+    prefetch_related_objects(
+        [note],
+        Prefetch("modalities", queryset=DeliveredModality.objects.select_related("modality")),
+        Prefetch("exercises", queryset=DeliveredExercise.objects.select_related("exercise")),
+        "billing_lines",
+    )
+    return note
+
+
 def progress_summary_data(visit: Visit) -> dict[str, Any]:
     """The structured summary of a completed visit of an episode."""
     episode = visit.episode
@@ -154,11 +178,7 @@ def progress_summary_data(visit: Visit) -> dict[str, Any]:
     outcomes = {s.instrument.code: s for s in outcome_summary(clinic=clinic, episode=episode)}
     pain = _instrument(outcomes["nprs"]) if "nprs" in outcomes else None
     function = [_instrument(outcomes[c]) for c in FUNCTION_INSTRUMENTS if c in outcomes]
-    note = (
-        TreatmentNote.objects.filter(visit=visit)
-        .prefetch_related("modalities__modality", "exercises__exercise", "billing_lines")
-        .first()
-    )
+    note = _note_with_items(visit)
     goals = [
         {"term": g.term, "description": g.description, "status": g.status}
         for g in Goal.objects.filter(episode=episode).order_by("term", "pk")
@@ -173,10 +193,19 @@ def progress_summary_data(visit: Visit) -> dict[str, Any]:
         .values_list("starts_at", flat=True)
         .first()
     )
+    try:  # joined by progress_summary_write's query; one query otherwise
+        found: FollowUp | None = visit.followup
+    except FollowUp.DoesNotExist:
+        found = None
     followup = (
-        FollowUp.objects.filter(after_visit=visit)
-        .values("status", "due_from", "due_until", "reason")
-        .first()
+        None
+        if found is None
+        else {
+            "status": found.status,
+            "due_from": found.due_from,
+            "due_until": found.due_until,
+            "reason": found.reason,
+        }
     )
     flags: list[dict[str, Any]] = []
     report = state.progress_report
@@ -299,20 +328,29 @@ def progress_summary_text(data: dict[str, Any]) -> str:
 
 def progress_summary_write(visit_id: int) -> ProgressSummary | None:
     """The summary of a completed visit of an episode, written once (idempotent); None for a
-    visit that is not completed or belongs to no episode."""
-    existing = ProgressSummary.objects.filter(visit_id=visit_id).first()
-    if existing is not None:
-        return existing
+    visit that is not completed or belongs to no episode.
+
+    One query reads the visit with its clinic, episode, summary (if written already), note and
+    follow-up. Outside a transaction (a worker) the INSERT is its own; inside one it gets a
+    savepoint, so that losing the race does not break the caller's transaction."""
     visit = (
-        Visit.objects.select_related("clinic", "episode", "episode__clinic")
-        .filter(pk=visit_id, status=Visit.Status.COMPLETED, episode__isnull=False)
+        Visit.objects.select_related(
+            "clinic", "episode", "episode__clinic", "progress_summary", "treatment_note", "followup"
+        )
+        .filter(pk=visit_id)
         .first()
     )
     if visit is None:
         return None
+    try:
+        return visit.progress_summary
+    except ProgressSummary.DoesNotExist:
+        pass
+    if visit.status != Visit.Status.COMPLETED or visit.episode is None:
+        return None
     data = progress_summary_data(visit)
     try:
-        with transaction.atomic():
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
             summary = ProgressSummary.objects.create(
                 clinic=visit.clinic, visit=visit, data=data, text=progress_summary_text(data)
             )
