@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, URLResolver, path, reverse
 
 from clinic.capabilities import Capability
 from clinic.security import LockedOut, lockout_check, lockout_succeeded
@@ -56,11 +59,46 @@ class PracticeAdminLoginForm(AdminAuthenticationForm):
             )
 
 
+@dataclass(frozen=True)
+class AdminPage:
+    """A page of the admin that is not a model's (the reports): served under the admin's
+    sign-in at `/admin/<route>`, linked from the index for the users `allowed(request)` lets
+    in. The view checks its own permission as well."""
+
+    route: str
+    view: Callable[..., HttpResponse]
+    name: str
+    title: str = ""
+    allowed: Callable[[HttpRequest], bool] | None = None
+
+
 class PracticeAdminSite(admin.AdminSite):
     site_header = "Practice administration"
     site_title = "Practice administration"
     index_title = "Clinics, staff and schedules"
     login_form = PracticeAdminLoginForm
+
+    def __init__(self, name: str = "admin") -> None:
+        super().__init__(name)
+        self.pages: list[AdminPage] = []
+
+    def register_page(self, page: AdminPage) -> None:
+        """Add a page; the higher apps call this from their admin.py (clinic imports none)."""
+        if any(existing.name == page.name for existing in self.pages):
+            raise ValueError(f"An admin page named {page.name!r} is registered already.")
+        self.pages.append(page)
+
+    def get_urls(self) -> list[URLPattern | URLResolver]:
+        own = [path(p.route, self.admin_view(p.view), name=p.name) for p in self.pages]
+        return [*own, *super().get_urls()]
+
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        links = [
+            (page.title, reverse(f"{self.name}:{page.name}"))
+            for page in self.pages
+            if page.title and page.allowed is not None and page.allowed(request)
+        ]
+        return super().index(request, {**(extra_context or {}), "practice_pages": links})
 
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user

@@ -1178,6 +1178,9 @@ class PatientMessageAdmin(ClinicScopedAdmin):
     )
     fields = readonly_fields
     actions = None
+    # No simple-history table (the rows are claims, never edited): Django's log is the history.
+    object_history_template = None
+    history_view = admin.ModelAdmin.history_view
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False

@@ -20,27 +20,31 @@ from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_base import (
+    AuthorFilter,
     ClinicFilter,
     ClinicScopedAdmin,
     ClinicScopedInline,
     ServiceCheckedForm,
+    StaffFilter,
 )
-from clinic.admin_site import administers_any_clinic
+from clinic.admin_site import AdminPage, PracticeAdminSite, administers_any_clinic
 from clinic.errors import ApplicationError
 from clinic.records import actor, record_delete
 from patients.models import PrecautionKind
 from patients.vocabulary import ACUTE_BACK_PAIN, BodyRegion
-from programs import care, services
+from programs import care, report_views, services
 from programs.models import (
     BillingLine,
     ContraindicationRule,
     DeliveredExercise,
     DeliveredModality,
     Exercise,
+    FollowUp,
     Modality,
     PlannedExercise,
     PlannedModality,
     PlanOfCare,
+    ProgressSummary,
     TreatmentNote,
     TreatmentNoteAddendum,
 )
@@ -234,6 +238,88 @@ class ContraindicationRuleAdmin(CatalogueReadOnlyForAdmins, SimpleHistoryAdmin):
         return False
 
 
+# --- Follow-ups and progress summaries (written by the background jobs) ----------------------
+
+
+class EpisodeTherapistFilter(StaffFilter):
+    field = "episode__therapist"
+
+
+class _WrittenByJobsAdmin(ClinicScopedAdmin):
+    """Rows the background jobs write: listed and shown here, never added or deleted."""
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+@admin.register(FollowUp)
+class FollowUpAdmin(_WrittenByJobsAdmin):
+    """The next visits to book: the dispatcher books them, the front desk takes the rest."""
+
+    list_display = [
+        "__str__",
+        "patient_mrn",
+        "therapist",
+        "due_from",
+        "due_until",
+        "status",
+        "attempts",
+        "clinic",
+    ]
+    list_filter = [ClinicFilter, EpisodeTherapistFilter, "status", "due_from"]
+    list_select_related = ["clinic", "episode__patient", "episode__therapist"]
+    search_fields = ["episode__patient__mrn"]
+    search_help_text = "Patient MRN."
+    date_hierarchy = "due_from"
+
+    @admin.display(description="Patient (MRN)", ordering="episode__patient__mrn")
+    def patient_mrn(self, obj: FollowUp) -> str:
+        return obj.episode.patient.mrn
+
+    @admin.display(description="Therapist", ordering="episode__therapist__last_name")
+    def therapist(self, obj: FollowUp) -> str:
+        return str(obj.episode.therapist)
+
+
+@admin.register(ProgressSummary)
+class ProgressSummaryAdmin(_WrittenByJobsAdmin):
+    """One per completed visit, written by the summary task (never edited)."""
+
+    list_display = ["__str__", "visit", "created_at", "clinic"]
+    list_filter = [ClinicFilter, "created_at"]
+    list_select_related = ["clinic", "visit"]
+    search_fields = ["visit__patient__mrn"]
+    search_help_text = "Patient MRN."
+    date_hierarchy = "created_at"
+    fields = ["visit", "text", "data", "created_at"]
+    readonly_fields = fields
+    object_history_template = None  # no simple-history table: written once
+    history_view = admin.ModelAdmin.history_view
+
+
+# --- Reports (admin pages; the numbers come from programs/reports.py) -------------------------
+
+_site: PracticeAdminSite = admin.site  # type: ignore[assignment]
+_site.register_page(
+    AdminPage(
+        route="reports/",
+        view=report_views.reports_index,
+        name="reports",
+        title="Reports",
+        allowed=report_views.may_read_reports,
+    )
+)
+_site.register_page(
+    AdminPage(route="reports/<slug:slug>/", view=report_views.report_page, name="report")
+)
+
+
 # --- Plans of care and treatment notes -------------------------------------------------------
 
 
@@ -345,10 +431,17 @@ class PlanOfCareAdmin(_ClinicalRecordAdmin):
         "certified_until",
         "physician_signed_on",
     ]
-    list_filter = [ClinicFilter, "status"]
+    list_filter = [
+        ClinicFilter,
+        EpisodeTherapistFilter,
+        "status",
+        "certified_until",
+        "physician_signed_on",
+    ]
     list_select_related = ["episode"]
     search_fields = ["episode__patient__mrn"]
     autocomplete_fields = ["episode"]
+    date_hierarchy = "starts_on"
     inlines = [PlannedModalityInline, PlannedExerciseInline]
     NEW = [
         "episode",
@@ -453,8 +546,9 @@ class TreatmentNoteAdmin(_ClinicalRecordAdmin):
 
     form = TreatmentNoteForm
     list_display = ["__str__", "visit", "episode", "status", "version", "author", "signed_at"]
-    list_filter = [ClinicFilter, "status", "billing_rule"]
+    list_filter = [ClinicFilter, AuthorFilter, "status", "billing_rule", "created_at"]
     list_select_related = ["visit", "episode", "author"]
+    date_hierarchy = "created_at"
     search_fields = ["episode__patient__mrn"]
     raw_id_fields = ["visit"]
     inlines = [

@@ -44,6 +44,7 @@ from patients.models import (
     Goal,
     OutcomeMeasure,
     Patient,
+    PatientMessage,
     Precaution,
     PrecautionKind,
     Visit,
@@ -348,6 +349,31 @@ class VisitSeriesFactory(DjangoModelFactory):
 
 
 CLINIC_ROW_FACTORIES[VisitSeries] = VisitSeriesFactory
+
+
+class PatientMessageFactory(DjangoModelFactory):
+    """A sent reminder of a booked visit of `clinic` (or of `visit=`)."""
+
+    class Meta:
+        model = PatientMessage
+
+    clinic = None
+    visit = factory.LazyAttribute(
+        lambda o: VisitFactory(clinic=o.clinic) if o.clinic else VisitFactory()
+    )
+    patient = factory.LazyAttribute(lambda o: o.visit.patient)
+    kind = PatientMessage.Kind.VISIT_REMINDER
+    status = PatientMessage.Status.SENT
+    sent_at = factory.LazyFunction(timezone.now)
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs: Any) -> dict[str, Any]:
+        if kwargs.get("clinic") is None:
+            kwargs["clinic"] = kwargs["visit"].clinic
+        return kwargs
+
+
+CLINIC_ROW_FACTORIES[PatientMessage] = PatientMessageFactory
 
 
 def open_every_day(

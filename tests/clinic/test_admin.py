@@ -39,6 +39,7 @@ SCOPED_IDS = [model._meta.label for model in SCOPED_ADMINS]
 # Listed in the admin but written only by the services (never added there).
 WRITTEN_BY_SERVICES_ONLY = {
     "patients.VisitSeries",
+    "patients.PatientMessage",
     "patients.EvaluationAddendum",
     "programs.TreatmentNoteAddendum",
     "programs.FollowUp",

@@ -73,12 +73,14 @@ def test_deactivate_lists_future_visits_then_ends_only_the_roles_in_administered
     assert page.status_code == 200
     listed = [visit for visit, _ in page.context["visits"]]
     assert listed == [future]  # not the past one, nor the other clinic's
-    assert past not in listed and other_clinics_visit not in listed
+    assert past not in listed
+    assert other_clinics_visit not in listed
     assert Membership.objects.filter(user=leaving, clinic=clinic, active=True).exists()
 
     done = act(as_admin, "clinic_user", "deactivate_staff", [leaving.pk], apply="yes")
 
-    assert done.status_code == 200 and done.context["done"]
+    assert done.status_code == 200
+    assert done.context["done"]
     assert [visit for visit, _ in done.context["visits"]] == [future]
     ended = Membership.objects.get(user=leaving, clinic=clinic, role=Role.THERAPIST)
     assert not ended.active
@@ -149,8 +151,10 @@ def test_close_for_day_previews_then_cancels_the_days_visits_and_tells_consentin
 
     assert preview.status_code == 200
     [(shown_clinic, rows)] = preview.context["preview"]
-    assert shown_clinic == clinic and [v for v, _ in rows] == [first, second]
-    assert not Closure.objects.exists() and mail.outbox == []
+    assert shown_clinic == clinic
+    assert [v for v, _ in rows] == [first, second]
+    assert not Closure.objects.exists()
+    assert mail.outbox == []
 
     with django_capture_on_commit_callbacks(execute=True):
         done = act(as_admin, "clinic_clinic", "close_for_day", [clinic.pk], apply="y", **form)
@@ -199,7 +203,8 @@ def test_close_for_day_without_notifying_queues_nothing(
     with django_capture_on_commit_callbacks(execute=True):
         act(as_admin, "clinic_clinic", "close_for_day", [clinic.pk], apply="y", **form)
     assert Closure.objects.count() == 1
-    assert sent_tasks == [] and mail.outbox == []
+    assert sent_tasks == []
+    assert mail.outbox == []
 
 
 def test_close_for_day_of_two_clinics_is_all_or_nothing(
