@@ -16,7 +16,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_base import (
@@ -33,6 +35,12 @@ from clinic.records import actor, record_delete
 from patients.models import PrecautionKind
 from patients.vocabulary import ACUTE_BACK_PAIN, BodyRegion
 from programs import care, report_views, services
+from programs.imports import (
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    exercise_import,
+    exercise_import_preview,
+)
 from programs.models import (
     BillingLine,
     ContraindicationRule,
@@ -214,6 +222,65 @@ class ExerciseAdmin(_CatalogueAdmin):
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         services.exercise_save(exercise=obj, by=actor(request))
+
+    # --- CSV import (superusers: the library is the practice's) --------------------------
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name="programs_exercise_import",
+            ),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied("Only practice administrators add to the exercise library.")
+        form = ExerciseImportForm(request.POST or None, request.FILES or None)
+        preview = None
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            text = (
+                upload.read().decode("utf-8-sig", errors="replace")
+                if upload
+                else form.cleaned_data["text"]
+            )
+            if "confirm" in request.POST:
+                try:
+                    created = exercise_import(text=text, by=actor(request))
+                except ValidationError as exc:
+                    self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+                else:
+                    self.message_user(request, f"Imported {len(created)} exercise(s).")
+                    return HttpResponseRedirect(reverse("admin:programs_exercise_changelist"))
+            preview = exercise_import_preview(text=text)
+            form = ExerciseImportForm(initial={"text": text})
+        return TemplateResponse(
+            request,
+            "admin/programs/exercise/import.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Import exercises from CSV",
+                "opts": self.model._meta,
+                "form": form,
+                "preview": preview,
+                "required": REQUIRED_COLUMNS,
+                "optional": OPTIONAL_COLUMNS,
+            },
+        )
+
+
+class ExerciseImportForm(forms.Form):
+    file = forms.FileField(required=False, help_text="CSV, UTF-8, with a header row.")
+    text = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not cleaned.get("file") and not cleaned.get("text"):
+            raise ValidationError({"file": "Choose a CSV file."})
+        return cleaned
 
 
 @admin.register(ContraindicationRule)
