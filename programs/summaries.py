@@ -197,7 +197,7 @@ def progress_summary_data(visit: Visit) -> dict[str, Any]:
         found: FollowUp | None = visit.followup
     except FollowUp.DoesNotExist:
         found = None
-    followup = (
+    followup: dict[str, Any] | None = (
         None
         if found is None
         else {
