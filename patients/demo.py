@@ -13,10 +13,11 @@ from typing import Any, NamedTuple
 
 from django.core.management.base import OutputWrapper
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from clinic.models import Clinic, User
 from patients import clinical
-from patients.models import Diagnosis, EpisodeOfCare, Evaluation, Goal, Patient
+from patients.models import Diagnosis, EpisodeOfCare, Evaluation, Goal, Patient, Visit
 from patients.outcomes import ODI_SECTION_MAX, ODI_SECTIONS
 from patients.services import diagnosis_add, patient_create, precaution_add
 
@@ -224,7 +225,66 @@ def seed(*, stdout: OutputWrapper) -> list[tuple[str, str, str]]:
         )
     else:
         stdout.write("patients: demo clinical records already present, nothing added.")
+    missed = seed_missed_visits(clinics)
+    if missed:
+        stdout.write(
+            f"patients missed visits added: {missed} past no-shows and late cancellations, "
+            "for the attendance report."
+        )
     return []
+
+
+# --- Missed visits (for the attendance report) -----------------------------------------------
+
+# (days ago, status, cancel reason) for every other demo episode, at 16:00 clinic time: a no-show
+# last week and a late cancellation the week before. Written straight to the table (demo only:
+# booking refuses the past); neither status holds its time, so they block no later booking.
+MISSED = (
+    (8, "no_show", ""),
+    (13, "late_cancelled", "Patient unwell; called two hours before the visit."),
+)
+
+
+def seed_missed_visits(clinics: dict[str, Clinic]) -> int:
+    """Past no-shows and late cancellations of every other demo episode that has none yet."""
+    every_other = list(
+        EpisodeOfCare.objects.filter(
+            clinic__in=clinics.values(), status=EpisodeOfCare.Status.ACTIVE
+        )
+        .select_related("clinic")
+        .order_by("pk")
+    )[::2]
+    already = set(
+        Visit.objects.filter(
+            episode__in=every_other, status__in=[s for _, s, _ in MISSED]
+        ).values_list("episode_id", flat=True)
+    )
+    episodes = [e for e in every_other if e.pk not in already]
+    now = timezone.now()
+    missed = []
+    for episode in episodes:
+        tz = episode.clinic.tz
+        for days_ago, status, reason in MISSED:
+            day = timezone.localdate(now, tz) - dt.timedelta(days=days_ago)
+            while day.weekday() >= 5:  # the demo clinics treat on weekdays
+                day += dt.timedelta(days=1)
+            starts = dt.datetime.combine(day, dt.time(16), tzinfo=tz)
+            missed.append(
+                Visit(
+                    clinic=episode.clinic,
+                    patient_id=episode.patient_id,
+                    therapist_id=episode.therapist_id,
+                    episode=episode,
+                    starts_at=starts,
+                    ends_at=starts + dt.timedelta(minutes=45),
+                    kind=Visit.Kind.TREATMENT,
+                    status=status,
+                    cancel_reason=reason,
+                    status_changed_at=starts,
+                )
+            )
+    bulk_create_with_history(missed, Visit)
+    return len(missed)
 
 
 # --- The clinical record ---------------------------------------------------------------------
