@@ -173,6 +173,23 @@ class UserAdmin(ClinicScopedAdmin, DjangoUserAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         return super().get_queryset(request).distinct()
 
+    # Foreign keys to a therapist: their autocomplete offers therapists only, not every member
+    # of staff (the admin's scoping still limits them to the clinics the user administers).
+    THERAPIST_FIELDS = frozenset({"therapist"})
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[User], search_term: str
+    ) -> tuple[QuerySet[User], bool]:
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        match = request.resolver_match
+        if (
+            match is not None
+            and match.url_name == "autocomplete"
+            and request.GET.get("field_name") in self.THERAPIST_FIELDS
+        ):
+            queryset = queryset.therapists()
+        return queryset, may_have_duplicates
+
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None or request.user.is_superuser:
             return super().get_fieldsets(request, obj)

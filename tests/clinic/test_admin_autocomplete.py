@@ -12,8 +12,9 @@ from django.urls import reverse
 
 from clinic.admin_base import ClinicScopedAdmin
 from clinic.capabilities import Role
+from clinic.models import Membership
 from patients.models import Patient, Visit
-from tests.factories import MembershipFactory
+from tests.factories import MembershipFactory, therapist_in
 
 pytestmark = pytest.mark.django_db
 
@@ -82,3 +83,14 @@ def test_autocomplete_of_a_practice_admin_covers_both_clinics(
     shown = offered(client, Visit, "patient")  # the first page of 20
     assert shown & pks(Patient, clinic)
     assert shown & pks(Patient, other_clinic)
+
+
+def test_therapist_autocomplete_offers_therapists_only(clinic, clinic_admin, receptionist):
+    therapist = therapist_in(clinic)
+    client = Client()
+    client.force_login(clinic_admin)
+    shown = offered(client, Visit, "therapist")
+    assert str(therapist.pk) in shown
+    assert str(receptionist.pk) not in shown
+    assert str(clinic_admin.pk) not in shown
+    assert str(receptionist.pk) in offered(client, Membership, "user")
