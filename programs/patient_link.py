@@ -173,7 +173,10 @@ class SessionRecord(_LinkPage):
         except ValidationError as exc:
             return _page(request, opened, token, status=400, errors=exc.message_dict, posted=posted)
         except ConflictError as exc:
-            fresh = home.home_link_open(token=token, count=False)
+            try:
+                fresh = home.home_link_open(token=token, count=False)
+            except home.LinkRefused as gone:
+                return _refused(request, gone)
             return _page(request, fresh, token, status=409, notice=exc.message)
         return _private(HttpResponseRedirect(reverse("home-link-thanks", kwargs={"token": token})))
 

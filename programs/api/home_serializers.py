@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -177,8 +178,6 @@ class HomeProgramLinkSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.ChoiceField(choices=["live", "expired", "revoked"]))
     def get_status(self, link: HomeProgramLink) -> str:
-        from django.utils import timezone
-
         if link.revoked_at is not None:
             return "revoked"
         return "expired" if link.expires_at <= timezone.now() else "live"

@@ -295,3 +295,30 @@ def test_api_archive(prescribed, therapist, client_for):
     assert response.status_code == 200
     assert response.json()["status"] == "archived"
     assert_error(client.post(program_url(prescribed, "archive"), {}, format="json"), 409)
+
+
+def test_api_send_email_runs_the_task_after_commit_and_sends_the_pdf_once(
+    prescribed, therapist, client_for, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    from clinic.celery import app
+
+    Patient.objects.filter(pk=prescribed.episode.patient_id).update(
+        consent_email=True, email="t.patient@example.org"
+    )
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        client = client_for(therapist)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(program_url(prescribed, "send-email"), {}, format="json")
+        assert response.status_code == 202
+        with django_capture_on_commit_callbacks(execute=True):
+            again = client.post(program_url(prescribed, "send-email"), {}, format="json")
+    finally:
+        app.conf.task_always_eager = saved
+    assert again.status_code == 200
+    assert again.json()["status"] == "sent"
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].attachments[0][2] == "application/pdf"
