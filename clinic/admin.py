@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -27,6 +27,7 @@ from clinic.models import (
     TherapistProfile,
     TimeOff,
     User,
+    UserQuerySet,
     WorkingHours,
 )
 from clinic.records import actor
@@ -187,7 +188,7 @@ class UserAdmin(ClinicScopedAdmin, DjangoUserAdmin):
             and match.url_name == "autocomplete"
             and request.GET.get("field_name") in self.THERAPIST_FIELDS
         ):
-            queryset = queryset.therapists()
+            queryset = cast(UserQuerySet, queryset).therapists()
         return queryset, may_have_duplicates
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
