@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("home-programme/", include("programs.patient_link")),  # patient links, no login
+    path("", include(("clinic.page_urls", "pages"))),
     path("admin/", admin.site.urls),
     path("api/v1/", include("clinic.api.urls")),
     path("api/v1/", include("patients.api.urls")),

@@ -1,13 +1,23 @@
-"""Plain Django views of the project: health check and the landing page."""
+"""Plain Django views of the project: health check, signing in and out, and where each role
+lands (the front desk on the day calendar, therapists on their worklist)."""
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django.conf import settings
+from django.contrib.auth import views as auth_views
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
 
+from clinic.capabilities import Capability, Role
 from clinic.celery import app as celery_app
+from clinic.forms import PageLoginForm
+from clinic.models import Membership, User
+from clinic.pages import SESSION_CLINIC, ClinicPageMixin
+from clinic.selectors import user_memberships
 
 
 def _database_ok() -> tuple[bool, str]:
@@ -44,5 +54,55 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """Until the staff pages land, signed-in staff go to the admin and the API docs."""
-    return redirect("admin:index")
+    """Signed-in staff land in the clinic they last worked in (else their first), on their
+    role's page; a superuser or staff user without any clinic goes to the admin."""
+    if not request.user.is_authenticated:
+        return redirect("pages:login")
+    memberships = list(user_memberships(user=cast(User, request.user)))
+    if not memberships:
+        if request.user.is_superuser or request.user.is_staff:
+            return redirect("admin:index")
+        return render(request, "pages/no_clinic.html", status=403)
+    last = request.session.get(SESSION_CLINIC)
+    chosen = next((m for m in memberships if str(m.clinic.public_id) == last), memberships[0])
+    return redirect("pages:clinic_home", clinic_id=chosen.clinic.public_id)
+
+
+class ClinicHomeView(ClinicPageMixin):
+    """/c/<clinic>/: a therapist's worklist, the front desk's day calendar, an administrator
+    without either role the admin."""
+
+    capability = Capability.VIEW_CLINIC
+
+    def get(self, request: HttpRequest, clinic_id: Any) -> HttpResponse:
+        roles = set(
+            Membership.objects.for_clinic(self.clinic)
+            .filter(user_id=self.user.pk, active=True)
+            .values_list("role", flat=True)
+        )
+        if Role.THERAPIST in roles and Capability.VIEW_CLINICAL in self.capabilities:
+            return redirect("pages:worklist", clinic_id=self.clinic.public_id)
+        if Capability.MANAGE_SCHEDULE in self.capabilities and (
+            Role.RECEPTIONIST in roles or Capability.USE_ADMIN not in self.capabilities
+        ):
+            return redirect("pages:frontdesk", clinic_id=self.clinic.public_id)
+        if Capability.USE_ADMIN in self.capabilities:
+            return redirect("admin:index")
+        return redirect("pages:frontdesk", clinic_id=self.clinic.public_id)
+
+
+class PageLoginView(auth_views.LoginView):
+    """The staff sign-in page, with the sign-in lockout (clinic.forms.PageLoginForm)."""
+
+    form_class = PageLoginForm
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+    def get_default_redirect_url(self) -> str:
+        return reverse("home")
+
+
+class PageLogoutView(auth_views.LogoutView):
+    """Sign out (POST only, as Django requires) and back to the sign-in page."""
+
+    next_page = "pages:login"
