@@ -1155,7 +1155,7 @@ admin.site.register(Clinic, ClinicWithCalendarAdmin)
 
 
 @admin.register(PatientMessage)
-class PatientMessageAdmin(ClinicScopedAdmin):
+class PatientMessageAdmin(_ReadOnlyRecordAdmin):
     """E-mails to patients (reminders, nudges, closure notices): what went, when, and what
     failed. Read-only: the rows are what keeps a message from going twice."""
 
@@ -1178,15 +1178,3 @@ class PatientMessageAdmin(ClinicScopedAdmin):
     )
     fields = readonly_fields
     actions = None
-    # No simple-history table (the rows are claims, never edited): Django's log is the history.
-    object_history_template = None
-    history_view = admin.ModelAdmin.history_view
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

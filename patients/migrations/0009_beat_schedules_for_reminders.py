@@ -1,8 +1,9 @@
 """The beat schedules of the patients tasks (visit reminders, no-next-visit nudges), in
-django_celery_beat's tables, editable in the admin. Idempotent: an existing schedule of the same
-name is left as an administrator set it."""
+django_celery_beat's tables, editable in the admin (clinic/beat.py)."""
 
 from django.db import migrations
+
+from clinic.beat import schedules_install, schedules_remove
 
 SCHEDULES = (
     ("Send visit reminders", "patients.visit_reminders_dispatch", 15),
@@ -11,18 +12,11 @@ SCHEDULES = (
 
 
 def create(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    for name, task, minutes in SCHEDULES:
-        if PeriodicTask.objects.filter(name=name).exists():
-            continue
-        interval, _ = IntervalSchedule.objects.get_or_create(every=minutes, period="minutes")
-        PeriodicTask.objects.create(name=name, task=task, interval=interval, enabled=True)
+    schedules_install(apps, SCHEDULES)
 
 
 def remove(apps, schema_editor):
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTask.objects.filter(name__in=[name for name, _, _ in SCHEDULES]).delete()
+    schedules_remove(apps, SCHEDULES)
 
 
 class Migration(migrations.Migration):

@@ -6,6 +6,8 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
+from clinic.beat import schedules_install, schedules_remove
+
 SCHEDULE = ("Send unsent home-programme e-mails", "programs.home_program_email_sweep", 10)
 
 
@@ -15,18 +17,11 @@ def mark_sent(apps, schema_editor):
 
 
 def create_schedule(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    name, task, minutes = SCHEDULE
-    if PeriodicTask.objects.filter(name=name).exists():
-        return
-    interval, _ = IntervalSchedule.objects.get_or_create(every=minutes, period="minutes")
-    PeriodicTask.objects.create(name=name, task=task, interval=interval, enabled=True)
+    schedules_install(apps, [SCHEDULE])
 
 
 def remove_schedule(apps, schema_editor):
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTask.objects.filter(name=SCHEDULE[0]).delete()
+    schedules_remove(apps, [SCHEDULE])
 
 
 class Migration(migrations.Migration):

@@ -356,3 +356,18 @@ def test_messages_in_the_admin_are_read_only_and_scoped(clinic, other_clinic, cl
     deleted = client.post(f"/admin/patients/patientmessage/{message.pk}/delete/", {"post": "yes"})
     assert deleted.status_code == 403
     assert PatientMessage.objects.filter(pk=message.pk).exists()
+
+
+def test_the_reminder_schedules_are_created_by_the_migration():
+    from django_celery_beat.models import PeriodicTask
+
+    rows = {
+        task.task: task.interval.every
+        for task in PeriodicTask.objects.filter(task__startswith="patients.").select_related(
+            "interval"
+        )
+    }
+    assert rows == {
+        "patients.visit_reminders_dispatch": 15,
+        "patients.no_next_visit_nudges_dispatch": 60,
+    }
