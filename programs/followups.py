@@ -278,6 +278,23 @@ def followups_due(*, limit: int = 200) -> list[int]:
     )
 
 
+def followups_cancel_for_ended_episodes() -> int:
+    """Cancel the open follow-ups (pending, or waiting for the front desk) of episodes that are
+    no longer active, so a discharged patient leaves the front desk's list. One UPDATE; the
+    dispatcher runs it first on every beat."""
+    return (
+        FollowUp.objects.filter(
+            status__in=(FollowUp.Status.PENDING, FollowUp.Status.NEEDS_FRONT_DESK)
+        )
+        .exclude(episode__status=EpisodeOfCare.Status.ACTIVE)
+        .update(
+            status=FollowUp.Status.CANCELLED,
+            reason="The episode of care is no longer active.",
+            updated_at=timezone.now(),
+        )
+    )
+
+
 def followup_cancel_for_episode(episode: EpisodeOfCare, reason: str) -> int:
     """Cancel the pending follow-ups of an episode (discharge)."""
     return FollowUp.objects.filter(episode=episode, status=FollowUp.Status.PENDING).update(

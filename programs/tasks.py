@@ -8,7 +8,12 @@ import logging
 from celery import shared_task
 
 from clinic.jobs import BATCH_TASK_OPTIONS, TASK_OPTIONS, TRANSIENT_ERRORS, publish_on_commit
-from programs.followups import followup_create_for_visit, followup_dispatch, followups_due
+from programs.followups import (
+    followup_create_for_visit,
+    followup_dispatch,
+    followups_cancel_for_ended_episodes,
+    followups_due,
+)
 from programs.summaries import progress_summary_write, visits_missing_work
 
 logger = logging.getLogger(__name__)
@@ -39,8 +44,10 @@ def followup_dispatch_task(followup_id: int) -> None:
     **BATCH_TASK_OPTIONS,
 )
 def followup_dispatch_due_task() -> int:
-    """Beat, every 5 minutes: dispatch the pending follow-ups, one batch per run (one failing
-    follow-up is logged and left pending for the next run)."""
+    """Beat, every 5 minutes: cancel the open follow-ups of ended episodes, then dispatch the
+    pending ones, one batch per run (one failing follow-up is logged and left pending for the
+    next run)."""
+    followups_cancel_for_ended_episodes()
     done = 0
     for followup_id in followups_due(limit=DISPATCH_BATCH):
         try:

@@ -268,3 +268,31 @@ def test_front_desk_lists_the_followups_needing_it_in_constant_queries(
 def test_followup_list_refuses_an_unknown_status(clinic, receptionist, client_for):
     response = client_for(receptionist).get(followups_url(clinic, status="nope"))
     assert response.status_code == 400
+
+
+def test_open_followups_of_ended_episodes_are_cancelled_by_the_dispatcher_run(
+    clinic, django_assert_num_queries
+):
+    from programs import tasks
+
+    waiting = FollowUpFactory(clinic=clinic)  # needs the front desk
+    discharged = FollowUpFactory(clinic=clinic)
+    EpisodeOfCare.objects.filter(pk=discharged.episode_id).update(
+        status=EpisodeOfCare.Status.DISCHARGED
+    )
+    booked_before = FollowUpFactory(clinic=clinic, status=FollowUp.Status.BOOKED)
+    EpisodeOfCare.objects.filter(pk=booked_before.episode_id).update(
+        status=EpisodeOfCare.Status.CLOSED
+    )
+    with django_assert_num_queries(1):
+        assert followups.followups_cancel_for_ended_episodes() == 1
+    tasks.followup_dispatch_due_task.apply()
+    statuses = dict(FollowUp.objects.values_list("pk", "status"))
+    assert statuses == {
+        waiting.pk: FollowUp.Status.NEEDS_FRONT_DESK,
+        discharged.pk: FollowUp.Status.CANCELLED,
+        booked_before.pk: FollowUp.Status.BOOKED,  # its visit is the front desk's to cancel
+    }
+    assert FollowUp.objects.get(pk=discharged.pk).reason == (
+        "The episode of care is no longer active."
+    )
