@@ -24,7 +24,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.cache import cache
 from django.dispatch import receiver
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
 LOCKOUT_MAX_PER_ACCOUNT = 5
 LOCKOUT_MAX_PER_ADDRESS = 20
@@ -133,6 +133,29 @@ class SessionTimeoutMiddleware:
                 if now - last_seen >= self.TOUCH_EVERY or SESSION_LAST_SEEN not in session:
                     session[SESSION_LAST_SEEN] = now
         return self.get_response(request)
+
+
+class RefuseNulBytesMiddleware:
+    """A NUL character in the path or the query string is a 400 before any view runs: PostgreSQL
+    cannot compare text with one (a search or a filter would be a 500), and no real client sends
+    it. API paths answer with the API's error body."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path or _nul_in_query(request):
+            message = "The address may not contain NUL (%00) characters."
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": message, "code": "invalid"}, status=400)
+            return HttpResponseBadRequest(message)
+        return self.get_response(request)
+
+
+def _nul_in_query(request: HttpRequest) -> bool:
+    return any(
+        "\x00" in key or any("\x00" in v for v in values) for key, values in request.GET.lists()
+    )
 
 
 DEFAULT_CSP = (

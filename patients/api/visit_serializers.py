@@ -14,6 +14,28 @@ from patients.availability import MAX_SEARCH_DAYS
 from patients.models import Visit
 from patients.scheduling import LocalTimeError, localize
 
+# The years a clinic's calendar holds: wide enough for any real booking, narrow enough that every
+# IANA zone has a whole-minute UTC offset then (local mean time had seconds, which no ISO 8601
+# offset in an answer can carry) and that date arithmetic cannot overflow.
+CALENDAR_FIRST_YEAR, CALENDAR_LAST_YEAR = 2000, 2100
+CALENDAR_RANGE_MESSAGE = (
+    f"Must be in the years {CALENDAR_FIRST_YEAR} to {CALENDAR_LAST_YEAR} of the clinic's calendar."
+)
+
+
+def _in_calendar(value: dt.date) -> None:
+    if not CALENDAR_FIRST_YEAR <= value.year <= CALENDAR_LAST_YEAR:
+        raise serializers.ValidationError(CALENDAR_RANGE_MESSAGE, code="out_of_range")
+
+
+class CalendarDateField(serializers.DateField):
+    """A day of the clinic's calendar (see CALENDAR_FIRST_YEAR)."""
+
+    def to_internal_value(self, value: Any) -> dt.date:
+        day = super().to_internal_value(value)
+        _in_calendar(day)
+        return day
+
 
 @extend_schema_field(OpenApiTypes.DATETIME)
 class ClinicDateTimeField(serializers.Field):
@@ -30,6 +52,7 @@ class ClinicDateTimeField(serializers.Field):
             value = None
         if value is None:
             self.fail("invalid")
+        _in_calendar(value)
         if value.tzinfo is not None:
             return value.astimezone(dt.UTC)
         try:
@@ -130,8 +153,8 @@ class VisitCancelSerializer(serializers.Serializer):
 
 
 class SlotQuerySerializer(serializers.Serializer):
-    date_from = serializers.DateField(required=False, help_text="Default: today at the clinic.")
-    date_to = serializers.DateField(required=False)
+    date_from = CalendarDateField(required=False, help_text="Default: today at the clinic.")
+    date_to = CalendarDateField(required=False)
     duration_minutes = serializers.IntegerField(min_value=5, max_value=240, default=30)
     therapist = serializers.UUIDField(required=False)
     room_kind = serializers.ChoiceField(choices=Room.Kind.choices, required=False)
@@ -156,13 +179,13 @@ class SlotSerializer(serializers.Serializer):
 
 
 class CalendarQuerySerializer(serializers.Serializer):
-    date = serializers.DateField(required=False, help_text="Default: today at the clinic.")
+    date = CalendarDateField(required=False, help_text="Default: today at the clinic.")
 
 
 class VisitListQuerySerializer(serializers.Serializer):
-    day = serializers.DateField(required=False)
-    date_from = serializers.DateField(required=False)
-    date_to = serializers.DateField(required=False)
+    day = CalendarDateField(required=False)
+    date_from = CalendarDateField(required=False)
+    date_to = CalendarDateField(required=False)
     therapist = serializers.UUIDField(required=False)
     patient = serializers.UUIDField(required=False)
     status = serializers.MultipleChoiceField(choices=Visit.Status.choices, required=False)
@@ -179,7 +202,7 @@ class SeriesSerializer(serializers.Serializer):
     )
     local_time = serializers.TimeField()
     duration_minutes = serializers.IntegerField(min_value=5, max_value=240)
-    first_day = serializers.DateField()
+    first_day = CalendarDateField()
     occurrences = serializers.IntegerField(min_value=1, max_value=60)
 
 

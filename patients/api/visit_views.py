@@ -87,6 +87,8 @@ class _CalendarApi(APIView):
 class SlotListApi(_CalendarApi):
     """Free slots in the clinic's local time, with UTC offsets, earliest first."""
 
+    pagination_class = Pagination  # the schema describes the page, not a bare list
+
     @extend_schema(parameters=[vs.SlotQuerySerializer], responses=vs.SlotSerializer(many=True))
     def get(self, request: Request, clinic_id: str) -> Response:
         query = vs.SlotQuerySerializer(data=request.query_params, context=self.context())
@@ -357,6 +359,8 @@ __all__ = [
 class NoNextVisitListApi(_CalendarApi):
     """Patients of an active episode with no booked or checked-in visit to come: the front
     desk's daily call list, longest since the last visit first (never-seen patients first)."""
+
+    pagination_class = Pagination  # the schema describes the page, not a bare list
 
     @extend_schema(
         parameters=[vs.NoNextVisitQuerySerializer],

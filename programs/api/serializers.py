@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.templatetags.static import static
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
@@ -111,7 +110,7 @@ class ExerciseSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_image_url(self, exercise: Exercise) -> str | None:
         if not exercise.image:
             return None
