@@ -103,7 +103,7 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
         "title": kind.title,
         "kind": kind,
         "form": form,
-        "media": form.media,
+        "media": forms.Media(js=["admin/js/core.js"]) + form.media,  # the date pickers
     }
     if not form.is_valid():
         return TemplateResponse(request, "admin/reports/report.html", context, status=400)
