@@ -466,6 +466,10 @@ class TreatmentNote(TimeStamped):
                 name="programs_treatmentnote_signed_has_signer",
             ),
         ]
+        indexes = [  # the admin's change list (one note per visit: a large table)
+            models.Index(fields=["created_at", "id"], name="programs_note_created"),
+            models.Index(fields=["clinic", "created_at"], name="programs_note_clinic_created"),
+        ]
 
     def __str__(self) -> str:
         return f"Treatment note {self.public_id}"
@@ -578,7 +582,10 @@ class FollowUp(TimeStamped):
 
     class Meta:
         ordering = ["due_from", "pk"]
-        indexes = [models.Index(fields=["status", "due_from"], name="programs_followup_due")]
+        indexes = [
+            models.Index(fields=["status", "due_from"], name="programs_followup_due"),
+            models.Index(fields=["clinic", "due_from"], name="programs_followup_clinic_due"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(due_until__gte=models.F("due_from")),
@@ -606,6 +613,10 @@ class ProgressSummary(models.Model):
     class Meta:
         ordering = ["-created_at", "pk"]
         verbose_name_plural = "progress summaries"
+        indexes = [  # the admin's change list (one summary per completed visit)
+            models.Index(fields=["created_at", "id"], name="programs_summary_created"),
+            models.Index(fields=["clinic", "created_at"], name="programs_summary_clinic"),
+        ]
 
     def __str__(self) -> str:
         return f"Progress summary of visit {self.visit_id}"
