@@ -13,6 +13,7 @@ messages on the form's fields, so errors show inline beside the control they are
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, cast
 
@@ -167,7 +168,9 @@ def form_errors_from(
     errors = service_errors(exc)
     aliases = aliases or {}
     for name, messages in errors.fields.items():
-        target = aliases.get(name or "", name)
+        # "diagnoses.1.icd10_code" goes where "diagnoses" is aliased, unless named itself.
+        head = re.split(r"[.\[]", name or "", maxsplit=1)[0]
+        target = aliases.get(name or "", aliases.get(head, name))
         if target is not None and target not in form.fields:
             messages = [f"{name}: {m}" for m in messages]
             target = None

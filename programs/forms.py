@@ -100,6 +100,9 @@ def _param(entry: dict[str, Any], raw: str) -> Any:
     if entry["kind"] in ("number", "integer"):
         return _number(raw, whole=entry["kind"] == "integer")
     raw = (raw or "").strip()
+    if entry["kind"] == "choice":
+        # A select sends text; the spec's choices may be numbers (2500 Hz).
+        return next((c for c in entry.get("choices", []) if str(c) == raw), raw or None)
     return raw or None
 
 
