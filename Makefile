@@ -15,6 +15,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run               migrate, load demo data, run web server + Celery worker (Ctrl-C stops)"
 	@echo "make test              run the test suite (PYTEST_ARGS='-k name -x' to pass arguments)"
+	@echo "make chromium          install Debian's chromium for the browser tests (as root)"
 	@echo "make lint              ruff check and ruff format --check"
 	@echo "make format            ruff format and ruff check --fix"
 	@echo "make typecheck         mypy"
@@ -37,8 +38,23 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(PY) scripts/run.py
 
+# The browser tests (tests/browser) drive Debian's Chromium, never a downloaded browser. When it
+# is missing, root installs it here; anyone else is told how (CI=true then fails those tests).
+CHROMIUM ?= /usr/bin/chromium
+.PHONY: chromium
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "make: installing Debian's chromium for the browser tests"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
+		|| { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }; \
+	else \
+		echo "make: $(CHROMIUM) is missing and you are not root; install it with" \
+			"'sudo apt-get install -y chromium'. Without it the browser tests skip (fail when CI=true)." >&2; \
+	fi
+
 # pytest's exit code 5 means it collected no test: that is a failure here, with a clear message.
-test: $(STAMP)
+test: $(STAMP) chromium
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; failing." >&2; fi; \
 	exit $$rc

@@ -174,6 +174,7 @@ def show_banner(seed_output: str, log_dir: Path, *, worker_ready: bool) -> None:
     say()
     say("=" * 72)
     say(f"  Practice management is running at {URL}")
+    say(f"  Pages:     {URL}login/  (front desk and therapists: sign in, then your day)")
     say(f"  Admin:     {URL}admin/")
     say(f"  API docs:  {URL}api/docs/")
     say(f"  Health:    {URL}healthz")
