@@ -23,7 +23,8 @@ help:
 	@echo "make lock              re-pin requirements/constraints.txt after editing pyproject.toml"
 	@echo "make lock-upgrade      re-pin every package to its newest allowed version"
 	@echo "make clean             remove .venv and tool caches (keeps var/: database, broker, mail)"
-	@echo "make bench             seed PostgreSQL and measure the calendar (BENCH_SIZE=quick|full)"
+	@echo "make bench             seed PostgreSQL and measure every operation (BENCH_SIZE=quick|full)"
+	@echo "make bench-summaries   progress summaries per second on one worker (BENCH_ARGS=--worker)"
 
 # The virtualenv, with runtime and dev dependencies pinned by the lock file. The stamp is
 # touched only after a successful install, so an interrupted install is retried next time.
@@ -100,11 +101,16 @@ clean:
 	rm -rf $(VENV) $(LOCK_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
 	find . -path ./var -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
-# The calendar benchmark (bench/README.md): seeds its own PostgreSQL database (DATABASE_URL, or
-# ptpractice_bench on 127.0.0.1), reuses the seed on later runs, prints the table.
-# `make bench BENCH_SIZE=full BENCH_ARGS="--check"` fails when a target is missed.
+# The benchmark (bench/README.md): seeds its own PostgreSQL database (BENCH_DATABASE_URL, else
+# DATABASE_URL, else ptpractice_bench on 127.0.0.1), reuses the seed on later runs, prints the
+# table with PASS/FAIL per target. `make bench BENCH_SIZE=full BENCH_ARGS="--check"` fails when
+# a target is missed. `make bench-summaries BENCH_ARGS=--worker` (CELERY_BROKER_URL=redis://...)
+# measures summaries per second on one worker process, on a seed of its own.
 BENCH_SIZE ?= quick
 BENCH_ARGS ?=
-.PHONY: bench
+.PHONY: bench bench-summaries
 bench: $(STAMP)
 	$(PY) -m bench --size $(BENCH_SIZE) $(BENCH_ARGS)
+
+bench-summaries: $(STAMP)
+	$(PY) -m bench summaries $(BENCH_ARGS)

@@ -18,7 +18,7 @@ from psycopg import sql
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/ptpractice_bench"
 POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql", "psql", "postgis"}
 META_TABLE = "bench_meta"
-SEED_VERSION = 1  # bump when bench/seed.py changes what it seeds: databases are then reseeded
+SEED_VERSION = 3  # bump when bench/seed.py changes what it seeds: databases are then reseeded
 
 
 class BenchError(RuntimeError):
@@ -43,10 +43,15 @@ def default_url(size: str) -> str:
     return DEFAULT_DATABASE_URL + ("" if size == "quick" else f"_{size}")
 
 
-def target_from_env(size: str = "quick") -> Target:
+def target_from_env(size: str = "quick", *, suffix: str = "") -> Target:
     """BENCH_DATABASE_URL, else DATABASE_URL, else the default bench database of the size.
-    Refuses anything but PostgreSQL."""
+    Refuses anything but PostgreSQL. `suffix` is appended to the name of a database given in
+    the environment (`python -m bench summaries` seeds `<name>_summaries`, never the calendar
+    seed); the default names already differ by size."""
     url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if url and suffix:
+        given = urlsplit(url)
+        url = given._replace(path=given.path.rstrip("/") + suffix).geturl()
     url = url or default_url(size)
     parts = urlsplit(url)
     if parts.scheme not in POSTGRES_SCHEMES:

@@ -31,11 +31,13 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from bench.seed import BOOKER_PREFIX, META_TABLE, RAW_TABLE
+from bench.seed import BOOKER_PREFIX, META_TABLE, RAW_TABLE, SUPERUSER
 from clinic.capabilities import Role
 from clinic.models import Clinic, Membership, User
 from patients.models import Visit
@@ -51,6 +53,11 @@ class Target:
     max_queries: int | None = None
     max_ratio: float | None = None  # median / the baseline's median
     constant_queries: bool = False  # the same count for every input (clinic, day, data)
+    min_per_second: float | None = None  # calls per second of one process (1000 / mean ms)
+    max_attempt_ms: float | None = None  # the slowest attempt of a concurrent call
+    # Against the saved result of the other size (quick against full): the same queries, and
+    # the median at most this many times the smaller size's (bench.report.compare_sizes).
+    max_growth: float | None = None
 
     def describe(self) -> str:
         parts = []
@@ -60,6 +67,10 @@ class Target:
             parts.append(f"<={self.max_ratio:g}x")
         if self.constant_queries:
             parts.append("const q")
+        if self.min_per_second is not None:
+            parts.append(f">={self.min_per_second:g}/s")
+        if self.max_attempt_ms is not None:
+            parts.append(f"worst<{self.max_attempt_ms:g}ms")
         return ", ".join(parts) or "-"
 
 
@@ -73,6 +84,9 @@ class Operation:
     target: Target = Target()
     cleanup: Callable[[Bench], None] | None = None  # after the last call, even on failure
     raw: bool = False  # a psycopg baseline: one statement, not seen by Django
+    max_iterations: int | None = None  # a heavy call (a report, 64 bookers) runs at most this often
+    # Why the operation cannot be measured in this code base (a page not built yet), or None.
+    unavailable: Callable[[], str | None] | None = None
 
 
 @dataclass
@@ -93,10 +107,13 @@ class Result:
     ratio: float | None = None
     failures: list[str] = field(default_factory=list)
     sql: list[str] = field(default_factory=list)  # the statements of the last call
+    per_second: float | None = None  # 1000 / mean ms: calls per second, one after the other
+    attempt_max_ms: float | None = None  # concurrent calls: the slowest single attempt
+    skipped: str | None = None  # not measured, and why
 
     @property
     def passed(self) -> bool:
-        return not self.failures
+        return not self.failures and self.skipped is None
 
     @property
     def queries(self) -> str:
@@ -117,6 +134,26 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
+def skipped_result(operation: Operation, reason: str) -> Result:
+    """The line of an operation that could not be measured: printed, and never a PASS."""
+    return Result(
+        name=operation.name,
+        n=0,
+        median_ms=0.0,
+        p95_ms=0.0,
+        max_ms=0.0,
+        queries_min=0,
+        queries_max=0,
+        transaction_statements=0,
+        errors=0,
+        error_examples=[],
+        expect=operation.expect,
+        baseline=operation.baseline,
+        target=operation.target,
+        skipped=reason,
+    )
+
+
 # --- The context every operation gets --------------------------------------------------------
 
 
@@ -130,26 +167,57 @@ class BenchClinic:
 
 class Bench:
     """The seeded practice as the operations see it: clinics, their bench bookers (an API token
-    each), the days the seed covers, and a random generator fixed for repeatable inputs."""
+    each), the days the seed covers, and a random generator fixed for repeatable inputs.
 
-    def __init__(self, *, rng_seed: int = 7) -> None:
+    `bookers` is how many concurrent bookers the one-slot race starts (issue 11: 64). `side`
+    is where an operation whose calls run in other threads leaves per-attempt figures for
+    `measure` (operation name -> {"attempt_ms": [...], "queries": [...]})."""
+
+    def __init__(self, *, rng_seed: int = 7, bookers: int = 64) -> None:
         self.rng = random.Random(rng_seed)  # noqa: S311 (repeatable inputs, not secrets)
         self.now = timezone.now()
-        bookers = {membership.clinic_id: membership.user for membership in _booker_memberships()}
-        if not bookers:
+        self.bookers = bookers
+        self.side: dict[str, dict[str, list[float]]] = {}
+        self._clients: dict[int, APIClient] = {}
+        self._sessions: dict[int, Client] = {}
+        self.made: dict[str, list[int]] = {}  # rows an operation made, for its cleanup
+        self.race_pool: Any = None  # bench.race's threads, while its operation runs
+        booker_of = {membership.clinic_id: membership.user for membership in _booker_memberships()}
+        if not booker_of:
             raise RuntimeError("No seeded bench clinic (no bench booker): seed first.")
         therapists: dict[int, list[User]] = {}
-        for user, clinic_id in _therapists(list(bookers)):
+        for user, clinic_id in _therapists(list(booker_of)):
             therapists.setdefault(clinic_id, []).append(user)
         self.clinics: list[BenchClinic] = []
-        for clinic in Clinic.objects.filter(pk__in=list(bookers)).order_by("pk"):
+        for clinic in Clinic.objects.filter(pk__in=list(booker_of)).order_by("pk"):
             client = APIClient(raise_request_exception=False)
-            client.credentials(HTTP_AUTHORIZATION=f"Token {bookers[clinic.pk].auth_token.key}")
+            client.credentials(HTTP_AUTHORIZATION=f"Token {booker_of[clinic.pk].auth_token.key}")
             self.clinics.append(
-                BenchClinic(clinic, bookers[clinic.pk], client, therapists.get(clinic.pk, []))
+                BenchClinic(clinic, booker_of[clinic.pk], client, therapists.get(clinic.pk, []))
             )
         self.booker_ids = [c.booker.pk for c in self.clinics]
         self.first_day, self.last_day = _seeded_span()
+
+    def client_for(self, user: User) -> APIClient:
+        """An API client signed in with the user's token (the seed gives therapists one)."""
+        if user.pk not in self._clients:
+            client = APIClient(raise_request_exception=False)
+            token = Token.objects.get(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            self._clients[user.pk] = client
+        return self._clients[user.pk]
+
+    def session_client(self, user: User) -> Client:
+        """A browser-like client signed in (one session per user, made once): the pages."""
+        if user.pk not in self._sessions:
+            client = Client(raise_request_exception=False)
+            client.force_login(user)
+            self._sessions[user.pk] = client
+        return self._sessions[user.pk]
+
+    def admin_client(self) -> Client:
+        """Signed in to the admin as the seed's superuser."""
+        return self.session_client(User.objects.get(username=SUPERUSER))
 
     def clinic_today(self, bench_clinic: BenchClinic) -> dt.date:
         return self.now.astimezone(bench_clinic.clinic.tz).date()
@@ -219,6 +287,23 @@ def _seeded_span() -> tuple[dt.date, dt.date]:
 # --- Measuring -------------------------------------------------------------------------------
 
 
+SESSION_WRITE = 'UPDATE "django_session"'
+
+
+def session_bookkeeping(statements: Sequence[str]) -> int:
+    """Statements of the signed-in session's periodic write (its last-seen stamp, at most every
+    30 s per session, clinic.security), which land on whichever page request comes then: the
+    UPDATE and the BEGIN and COMMIT around it. Not counted as the page's queries (the time
+    stays in), so that a page's count says what the page reads."""
+    count = 0
+    for index, statement in enumerate(statements):
+        if statement.startswith(SESSION_WRITE):
+            count += 1
+            count += index > 0 and statements[index - 1] == "BEGIN"
+            count += index + 1 < len(statements) and statements[index + 1] == "COMMIT"
+    return count
+
+
 @contextmanager
 def _quiet_request_log() -> Iterator[None]:
     """4xx/5xx responses are outcomes we count; Django would also log each one."""
@@ -232,6 +317,13 @@ def _quiet_request_log() -> Iterator[None]:
 
 
 def measure(bench: Bench, operation: Operation, *, iterations: int, warmup: int) -> Result:
+    if operation.unavailable is not None:
+        reason = operation.unavailable()
+        if reason:
+            return skipped_result(operation, reason)
+    if operation.max_iterations is not None:
+        iterations = min(iterations, operation.max_iterations)
+        warmup = min(warmup, max(1, operation.max_iterations // 5))
     inputs = list(operation.inputs(bench, warmup + iterations))
     if len(inputs) < warmup + iterations:
         raise RuntimeError(
@@ -244,6 +336,7 @@ def measure(bench: Bench, operation: Operation, *, iterations: int, warmup: int)
     examples: list[str] = []
     last_sql: list[str] = []
     gc.collect()
+    bench.side.pop(operation.name, None)
     try:
         with _quiet_request_log():
             for index, item in enumerate(inputs):
@@ -256,11 +349,15 @@ def measure(bench: Bench, operation: Operation, *, iterations: int, warmup: int)
                         outcome = f"{type(exc).__name__}: {exc}"
                     elapsed = time.perf_counter_ns() - started
                 if index < warmup:
+                    bench.side.pop(operation.name, None)  # the warm-up's attempts do not count
                     continue
                 statements = [q["sql"] for q in captured.captured_queries]
                 times.append(elapsed / 1e6)
-                counts.append(1 if operation.raw else len(statements))
-                control.append(sum(s.startswith(TRANSACTION_CONTROL) for s in statements))
+                kept = session_bookkeeping(statements)
+                counts.append(1 if operation.raw else len(statements) - kept)
+                control.append(
+                    sum(s.startswith(TRANSACTION_CONTROL) for s in statements) - min(kept, 2)
+                )
                 last_sql = statements
                 if outcome != operation.expect:
                     errors += 1
@@ -269,6 +366,10 @@ def measure(bench: Bench, operation: Operation, *, iterations: int, warmup: int)
     finally:
         if operation.cleanup is not None:
             operation.cleanup(bench)
+    side = bench.side.pop(operation.name, {})
+    if side.get("queries"):  # the calls ran in other threads: their own connections' counts
+        counts = [int(q) for q in side["queries"]]
+        control = [0] * len(counts)
     widest = max(range(len(counts)), key=counts.__getitem__)
     return Result(
         name=operation.name,
@@ -285,6 +386,8 @@ def measure(bench: Bench, operation: Operation, *, iterations: int, warmup: int)
         baseline=operation.baseline,
         target=operation.target,
         sql=last_sql,
+        per_second=1000 / statistics.fmean(times) if sum(times) > 0 else None,
+        attempt_max_ms=max(side["attempt_ms"]) if side.get("attempt_ms") else None,
     )
 
 
@@ -292,6 +395,8 @@ def judge(results: list[Result]) -> None:
     """Ratios to the baselines, and which targets each result misses."""
     by_name = {r.name: r for r in results}
     for result in results:
+        if result.skipped is not None:
+            continue
         base = by_name.get(result.baseline) if result.baseline else None
         if base is not None and base.median_ms > 0:
             result.ratio = result.median_ms / base.median_ms
@@ -308,6 +413,15 @@ def judge(results: list[Result]) -> None:
                 failures.append(f"{result.ratio:.1f}x > {target.max_ratio:g}x")
         if target.constant_queries and result.queries_min != result.queries_max:
             failures.append(f"queries vary {result.queries}")
+        if target.min_per_second is not None and (result.per_second or 0) < target.min_per_second:
+            failures.append(f"{result.per_second or 0:.0f}/s < {target.min_per_second:g}/s")
+        if target.max_attempt_ms is not None:
+            if result.attempt_max_ms is None:
+                failures.append("no attempt timed")
+            elif result.attempt_max_ms >= target.max_attempt_ms:
+                failures.append(
+                    f"worst attempt {result.attempt_max_ms:.0f} ms >= {target.max_attempt_ms:g} ms"
+                )
         result.failures = failures
 
 
@@ -318,9 +432,10 @@ def run_all(
     warmup: int,
     only: Sequence[str] = (),
     progress: Callable[[str], None] | None = None,
+    bookers: int = 64,
 ) -> list[Result]:
     """Measure each operation (baselines first, so ratios have something to divide by)."""
-    bench = Bench()
+    bench = Bench(bookers=bookers)
     bench.delete_bench_visits()  # whatever an interrupted earlier run left
     chosen = [
         op
@@ -328,10 +443,16 @@ def run_all(
         if not only or op.raw or any(word.lower() in op.name.lower() for word in only)
     ]
     results = []
-    for operation in sorted(chosen, key=lambda op: not op.raw):
-        if progress:
-            progress(operation.name)
-        results.append(measure(bench, operation, iterations=iterations, warmup=warmup))
+    # The product's INFO lines (one per summary written...) would bury the table; its
+    # warnings and errors still show.
+    logging.disable(logging.INFO)
+    try:
+        for operation in sorted(chosen, key=lambda op: not op.raw):
+            if progress:
+                progress(operation.name)
+            results.append(measure(bench, operation, iterations=iterations, warmup=warmup))
+    finally:
+        logging.disable(logging.NOTSET)
     judge(results)
     return results
 

@@ -312,6 +312,9 @@ def _calendar_over_http(bench: Bench, args: tuple[BenchClinic, dt.date]) -> str:
 
 
 CONSTANT = Target(constant_queries=True)
+# Issue 11: the calendar and every list in the same queries for every input and at 10k and 1M
+# visits, and at most 1.3 times slower at 1M (checked against the other size's saved results).
+READ = Target(constant_queries=True, max_growth=1.3)
 
 OPERATIONS: list[Operation] = [
     Operation(
@@ -368,7 +371,7 @@ OPERATIONS: list[Operation] = [
         _slots_with_service,
         expect="ok",
         baseline=RAW_SELECT,
-        target=CONSTANT,
+        target=READ,
     ),
     Operation(
         "slots 1 day: HTTP GET slots",
@@ -376,7 +379,7 @@ OPERATIONS: list[Operation] = [
         _slots_over_http,
         expect="200",
         baseline=RAW_SELECT,
-        target=CONSTANT,
+        target=READ,
     ),
     Operation(
         "calendar: day_calendar",
@@ -384,7 +387,7 @@ OPERATIONS: list[Operation] = [
         _calendar_with_selector,
         expect="ok",
         baseline=RAW_SELECT,
-        target=CONSTANT,
+        target=READ,
     ),
     Operation(
         "calendar: HTTP GET calendar",
@@ -392,8 +395,20 @@ OPERATIONS: list[Operation] = [
         _calendar_over_http,
         expect="200",
         baseline=RAW_SELECT,
-        target=CONSTANT,
+        target=READ,
     ),
 ]
+
+
+def _patients_and_records() -> list[Operation]:
+    """The race of many bookers (bench.race) and the operations on patients and their records
+    (bench.records), which build on this module's booking plans and day pickers."""
+    from bench.race import RACE
+    from bench.records import record_operations
+
+    return [RACE, *record_operations(_seeded_days)]
+
+
+OPERATIONS += _patients_and_records()
 
 __all__ = ["OPERATIONS", "RAW_INSERT", "RAW_SELECT", "Booking", "plan_bookings", "plan_conflicts"]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.measure import Result
 
 COLUMNS = (
-    ("operation", "<", 28),
+    ("operation", "<", 32),
     ("n", ">", 4),
     ("median ms", ">", 9),
     ("p95 ms", ">", 8),
@@ -34,12 +35,21 @@ def table(results: Sequence[Result]) -> str:
     lines = [_row([name for name, _, _ in COLUMNS])]
     lines.append(_row(["-" * max(width, len(name)) for name, _, width in COLUMNS]))
     for r in results:
+        if r.skipped is not None:
+            lines.append(
+                _row([r.name, "0", *("-" * 7), r.target.describe(), f"SKIPPED: {r.skipped}"])
+            )
+            continue
         is_baseline = r.baseline == r.name
         ratio = (
             "baseline"
             if is_baseline
             else (f"{r.ratio:.1f}x {_short(r.baseline)}" if r.ratio is not None else "-")
         )
+        if r.target.min_per_second is not None and r.per_second is not None:
+            ratio = f"{r.per_second:.0f}/s"
+        if r.target.max_attempt_ms is not None and r.attempt_max_ms is not None:
+            ratio = f"worst {r.attempt_max_ms:.0f} ms"
         verdict = "PASS" if r.passed else "FAIL: " + "; ".join(r.failures)
         lines.append(
             _row(
@@ -59,7 +69,8 @@ def table(results: Sequence[Result]) -> str:
         )
     lines.append(
         "queries: SQL statements per call, BEGIN/COMMIT/SAVEPOINT/RELEASE included (tx: how many "
-        "of them); ratio: median / the baseline's median."
+        "of them); ratio: median / the baseline's median\n(for the summary: calls per second, "
+        "1000 / mean ms; for the race: its slowest attempt, queries of the busiest booker)."
     )
     for r in results:
         for example in r.error_examples:
@@ -79,31 +90,72 @@ def save(path: Path, *, size: str, meta: dict[str, Any], results: Sequence[Resul
     path.write_text(json.dumps(data, indent=2, default=str) + "\n")
 
 
-def compare_sizes(results: Sequence[Result], size: str, folder: Path) -> list[str]:
-    """Query counts of this run against the last saved run of every other size: issue 11 asks
-    for the same count at 10k and at 1M visits."""
-    lines: list[str] = []
+# Sizes with the same practice and a different history (bench/seed.py): quick is 10k visits,
+# full 1M. Their saved results are compared in both directions, smaller size first.
+GROWTH_SIZES = ("quick", "full")
+
+
+@dataclass
+class Comparison:
+    """This run's figures against the saved run of the other size (issue 11)."""
+
+    lines: list[str]
+    failures: list[str]
+
+
+def _queries_text(data: dict[str, Any]) -> str:
+    if data["queries_min"] == data["queries_max"]:
+        return str(data["queries_max"])
+    return f"{data['queries_min']}-{data['queries_max']}"
+
+
+def compare_sizes(results: Sequence[Result], size: str, folder: Path) -> Comparison:
+    """Queries and median times of this run against the last saved run of the other size.
+    For every operation whose target has `max_growth` (the calendar, the chart, every list):
+    PASS when the query count is the same at both sizes and the median at the larger size is
+    at most `max_growth` times the median at the smaller one, FAIL otherwise (with figures).
+    Other sizes (tiny) are listed without a verdict: their practice is smaller, not older."""
+    comparison = Comparison([], [])
     for other_file in sorted(folder.glob("results-*.json")):
         other = json.loads(other_file.read_text())
-        if other.get("size") == size:
+        other_size = other.get("size")
+        if other_size == size:
             continue
-        theirs = {r["name"]: r for r in other.get("results", [])}
-        lines.append(
-            f"{size} now vs {other['size']} ({other.get('measured_at', '?')}): queries per call "
-            "(issue 11: the same at every size) and median ms"
+        judged = {size, other_size} == set(GROWTH_SIZES)
+        small, large = (other_size, size) if size == "full" else (size, other_size)
+        theirs = {r["name"]: r for r in other.get("results", []) if not r.get("skipped")}
+        comparison.lines.append(
+            f"{size} now vs {other_size} ({other.get('measured_at', '?')}): queries per call and "
+            "median ms"
+            + (
+                f" (issue 11: the same queries; {large} at most the growth x {small})"
+                if judged
+                else " (no verdict: a different practice)"
+            )
         )
         for r in results:
-            if r.name not in theirs or r.baseline == r.name:
+            if r.name not in theirs or r.baseline == r.name or r.skipped is not None:
                 continue
             their = theirs[r.name]
-            theirs_text = (
-                str(their["queries_max"])
-                if their["queries_min"] == their["queries_max"]
-                else f"{their['queries_min']}-{their['queries_max']}"
+            theirs_text = _queries_text(their)
+            same = r.queries == theirs_text
+            line = (
+                f"  {r.name:<32} {r.queries:>5} vs {theirs_text:<5} "
+                f"{'same' if same else 'DIFFERENT':<9} "
+                f"{r.median_ms:8.2f} vs {their['median_ms']:8.2f} ms"
             )
-            verdict = "same" if r.queries == theirs_text else "DIFFERENT"
-            lines.append(
-                f"  {r.name:<28} {r.queries:>5} vs {theirs_text:<5} {verdict:<9}  "
-                f"{r.median_ms:7.2f} vs {their['median_ms']:7.2f} ms"
-            )
-    return lines
+            growth = r.target.max_growth
+            if judged and growth is not None:
+                mine, other_ms = r.median_ms, float(their["median_ms"])
+                large_ms, small_ms = (mine, other_ms) if size == large else (other_ms, mine)
+                factor = large_ms / small_ms if small_ms > 0 else float("inf")
+                problems = [] if same else [f"queries {r.queries} vs {theirs_text}"]
+                if factor > growth:
+                    problems.append(f"{large} {factor:.2f}x {small} > {growth:g}x")
+                line += f"  {factor:5.2f}x  " + (
+                    "PASS" if not problems else "FAIL: " + "; ".join(problems)
+                )
+                if problems:
+                    comparison.failures.append(f"{r.name}: " + "; ".join(problems))
+            comparison.lines.append(line)
+    return comparison

@@ -43,6 +43,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from rest_framework.authtoken.models import Token
 
+from bench.clinical import CLINICAL_MODELS, seed_clinical
 from bench.database import META_TABLE, SEED_VERSION
 from clinic.capabilities import Role
 from clinic.models import (
@@ -76,6 +77,7 @@ SHIFTS: tuple[tuple[tuple[int, int], ...], ...] = (
 SATURDAY_SHIFT = ((1, 6),)  # 08:15-12:45
 TREATMENT_ROOMS = 6
 BOOKER_PREFIX = "bench-booker-"
+SUPERUSER = "bench-admin"
 
 
 def words(text: str) -> list[str]:
@@ -146,6 +148,7 @@ class Size:
     patients: int
     past_days: int
     future_days: int
+    active_episodes: int = 12  # episodes a therapist has running at once (visits go round them)
 
     @property
     def therapists(self) -> int:
@@ -156,9 +159,16 @@ class Size:
 # slot search has the same width) and differ in history: 10k visits cover about three weeks,
 # 1M about five years; both fill roughly 40% of the working slots.
 SIZES: dict[str, Size] = {
-    "tiny": Size("tiny", 600, 2, 4, 120, past_days=12, future_days=7),
+    "tiny": Size("tiny", 600, 2, 4, 120, past_days=12, future_days=7, active_episodes=4),
     "quick": Size("quick", 10_000, 20, 10, 2_000, past_days=8, future_days=8),
     "full": Size("full", 1_000_000, 20, 10, 100_000, past_days=1_826 - 56, future_days=56),
+    # `python -m bench summaries` (bench/summaries.py): the quick practice over five weeks,
+    # nearly all of it past, for at least 10,000 completed visits to summarise.
+    # Three episodes at a time per therapist, so that episodes run their whole length (6 to 16
+    # visits) inside the five weeks.
+    "summaries": Size(
+        "summaries", 14_000, 20, 10, 2_000, past_days=33, future_days=2, active_episodes=3
+    ),
 }
 
 
@@ -195,9 +205,12 @@ class SeedReport:
 
 class Table:
     """COPY rows of a model into its table. Columns the seed does not fill take the model's
-    default (or NULL); a new required column without one stops the seed with its name."""
+    default (or NULL); a new required column without one stops the seed with its name. With
+    `identity`, the primary key is left to the database (an INSERT ... SELECT)."""
 
-    def __init__(self, model: type[Model], columns: Sequence[str]) -> None:
+    def __init__(
+        self, model: type[Model], columns: Sequence[str], *, identity: bool = False
+    ) -> None:
         self.model = model
         self.table = model._meta.db_table
         fields = {str(f.column): f for f in model._meta.concrete_fields}
@@ -207,7 +220,7 @@ class Table:
         self.extra: tuple[Any, ...] = ()
         extra_columns: list[str] = []
         for column, model_field in fields.items():
-            if column in columns:
+            if column in columns or (identity and model_field.primary_key):
                 continue
             if model_field.db_default is not NOT_PROVIDED and not model_field.has_default():
                 continue  # the database fills it
@@ -378,6 +391,8 @@ class Seeder:
         calendar_tables = bulk_load(Visit, EpisodeOfCare, VisitSeries)
         with self._step("calendar, copy and rebuild"), calendar_tables:
             self._calendar(clinics)
+        with self._step("clinical history"), bulk_load(*CLINICAL_MODELS):
+            self.rows.update(seed_clinical(self.now))
         with self._step(RAW_TABLE):
             self._raw_table()
         with self._step("analyze"), connection.cursor() as cursor:
@@ -509,6 +524,9 @@ class Seeder:
                     f"bench-pt-{tag}-{position:02d}", first, last, Role.THERAPIST, clinic
                 )
                 clinic.therapist_ids.append(therapist)
+                token_rows.append(
+                    (self.rng.getrandbits(160).to_bytes(20, "big").hex(), therapist, self.now)
+                )
                 discipline = (
                     TherapistProfile.Discipline.PTA
                     if position % 5 == 3
@@ -518,6 +536,14 @@ class Seeder:
                     (next_profile, self.now, self.now, therapist, f"BL-{therapist:06d}", discipline)
                 )
                 next_profile += 1
+        # The administrator the admin's change lists are measured as (no membership needed).
+        password = "!" + self.rng.getrandbits(160).to_bytes(20, "big").hex()  # unusable
+        user_rows.append(
+            (
+                *(next_user, password, None, True, SUPERUSER, "Bench", "Admin", "", True, True),
+                *(self.now, self.uuid()),
+            )
+        )
         self._copy(users, user_rows)
         self._copy(memberships, membership_rows)
         self._copy(profiles, profile_rows)
@@ -818,7 +844,7 @@ class Seeder:
                 for position in range(positions):
                     patients = clinic.patient_ids[position::positions] or clinic.patient_ids[:1]
                     caseloads.append(Caseload(patients=patients))
-                    width = min(12, len(patients))
+                    width = min(self.size.active_episodes, len(patients))
                     caseloads[-1].active = [new_episode(caseloads[-1]) for _ in range(width)]
                 for day, grid in days(clinic):
                     base = dt.datetime.combine(day, GRID_START, clinic.tz).astimezone(UTC)
