@@ -215,3 +215,105 @@ def place_errors(
         else:
             rest.setdefault(name, []).extend(messages)
     return rest
+
+
+# --- The home-programme builder ----------------------------------------------------------------
+
+HOME_ROW = re.compile(r"^h-(?P<index>\d{1,3})-")
+HOME_BLANK_ROWS = 2
+
+
+@dataclass
+class HomeRow:
+    """One exercise of a home programme as the builder shows it (`h-i-...` fields)."""
+
+    index: int
+    exercise_id: str = ""
+    exercise: Exercise | None = None
+    sets: str = ""
+    reps: str = ""
+    hold: str = ""
+    minutes: str = ""
+    times_per_day: str = ""
+    days_per_week: str = ""
+    side: str = ""
+    notes: str = ""
+    justification: str = ""
+    errors: list[str] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_item(self) -> dict[str, Any]:
+        """The item for programs.home; a blank dose takes the library's default there."""
+        return {
+            "exercise": self.exercise_id,
+            "sets": _number(self.sets, whole=True),
+            "reps": _number(self.reps, whole=True),
+            "hold_seconds": _number(self.hold, whole=True),
+            "minutes": _number(self.minutes, whole=True),
+            "times_per_day": _number(self.times_per_day, whole=True),
+            "days_per_week": _number(self.days_per_week, whole=True),
+            "side": self.side,
+            "notes": self.notes,
+            "override_justification": self.justification,
+        }
+
+
+def home_rows(data: QueryDict, *, exercises: dict[str, Exercise]) -> list[HomeRow]:
+    """The exercises the builder sent, in row order, without removed or empty rows."""
+    indices = sorted({int(m["index"]) for key in data if (m := HOME_ROW.match(key))})
+    rows: list[HomeRow] = []
+    for i in indices[:MAX_ROWS]:
+        if data.get(f"h-{i}-remove"):
+            continue
+        row = HomeRow(
+            index=i,
+            exercise_id=_valid_uuid(data.get(f"h-{i}-exercise", "")),
+            sets=data.get(f"h-{i}-sets", "").strip(),
+            reps=data.get(f"h-{i}-reps", "").strip(),
+            hold=data.get(f"h-{i}-hold", "").strip(),
+            minutes=data.get(f"h-{i}-minutes", "").strip(),
+            times_per_day=data.get(f"h-{i}-times_per_day", "").strip(),
+            days_per_week=data.get(f"h-{i}-days_per_week", "").strip(),
+            side=data.get(f"h-{i}-side", "").strip(),
+            notes=data.get(f"h-{i}-notes", "").strip(),
+            justification=data.get(f"h-{i}-justification", "").strip(),
+        )
+        row.exercise = exercises.get(row.exercise_id)
+        if row.exercise_id:
+            rows.append(row)
+    return rows
+
+
+def home_rows_from_version(version: Any) -> list[HomeRow]:
+    return [
+        HomeRow(
+            index=i,
+            exercise_id=str(item.exercise.public_id),
+            exercise=item.exercise,
+            sets=_show(item.sets),
+            reps=_show(item.reps),
+            hold=_show(item.hold_seconds),
+            minutes=_show(item.minutes),
+            times_per_day=_show(item.times_per_day),
+            days_per_week=_show(item.days_per_week),
+            side=item.side,
+            notes=item.notes,
+            justification=item.override_justification,
+            findings=list(item.warnings or []),
+        )
+        for i, item in enumerate(version.items.all())
+    ]
+
+
+def place_home_errors(
+    errors: dict[str | None, list[str]], rows: list[HomeRow]
+) -> dict[str | None, list[str]]:
+    """The service's `items[k]...` errors onto their rows; the rest for the top of the form."""
+    rest: dict[str | None, list[str]] = {}
+    for name, messages in errors.items():
+        match = re.match(r"^items\[(?P<k>\d+)\]", name or "")
+        if match and int(match["k"]) < len(rows):
+            rows[int(match["k"])].errors.extend(messages)
+        else:
+            rest.setdefault(name, []).extend(messages)
+    return rest

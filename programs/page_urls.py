@@ -21,4 +21,30 @@ urlpatterns = [
         name="note_row",
     ),
     path("frontdesk/to-book/", views.FrontDeskListsView.as_view(), name="frontdesk_lists"),
+    path(
+        "episodes/<uuid:episode_id>/home-programme/",
+        views.HomeProgrammeView.as_view(),
+        name="home_programme",
+    ),
+    path(
+        "episodes/<uuid:episode_id>/home-programme/preview/",
+        views.HomeProgrammePreviewView.as_view(),
+        name="home_programme_preview",
+    ),
+    path(
+        "home-programmes/<uuid:program_id>/links/",
+        views.HomeLinkCreateView.as_view(),
+        name="home_link_new",
+    ),
+    path(
+        "home-programmes/<uuid:program_id>/handout/",
+        views.HandoutView.as_view(),
+        name="handout",
+    ),
+    path(
+        "home-programmes/<uuid:program_id>/handout.pdf",
+        views.HandoutView.as_view(),
+        {"fmt": "pdf"},
+        name="handout_pdf",
+    ),
 ]

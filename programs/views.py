@@ -28,6 +28,7 @@ from clinic.pages import (
     ClinicPageView,
     service_errors,
 )
+from patients import clinical_selectors
 from patients import selectors as patient_selectors
 from patients.charts import line_chart
 from patients.clinical_selectors import (
@@ -35,14 +36,39 @@ from patients.clinical_selectors import (
     episode_list_without_next_visit,
     outcome_score,
 )
-from patients.models import Evaluation, OutcomeMeasure, Patient, Precaution, Visit
+from patients.models import (
+    BillingRule,
+    Evaluation,
+    OutcomeMeasure,
+    Patient,
+    Precaution,
+    Visit,
+)
 from patients.scheduling import local_day_bounds
-from patients.vocabulary import BodyRegion
-from programs import billing, care
+from patients.vocabulary import BodyRegion, Side
+from programs import billing, care, handouts, home
 from programs import selectors as program_selectors
 from programs.contraindications import REFUSE
-from programs.forms import ExerciseRow, ModalityRow, note_rows, place_errors, rows_from_note
-from programs.models import Exercise, FollowUp, Modality, ProgressSummary, TreatmentNote
+from programs.forms import (
+    HOME_BLANK_ROWS,
+    ExerciseRow,
+    HomeRow,
+    ModalityRow,
+    home_rows,
+    home_rows_from_version,
+    note_rows,
+    place_errors,
+    place_home_errors,
+    rows_from_note,
+)
+from programs.models import (
+    Exercise,
+    FollowUp,
+    HomeProgram,
+    Modality,
+    ProgressSummary,
+    TreatmentNote,
+)
 from programs.parameters import clean_parameters
 
 CHART_ROWS = 20
@@ -306,6 +332,10 @@ def _parameter_problems(m_rows: list[ModalityRow]) -> dict[int, list[str]]:
     return problems
 
 
+def _rule_label(rule: str) -> str:
+    return str(BillingRule(rule).label) if rule in BillingRule.values else rule
+
+
 class _NoteMixin(ClinicPageMixin):
     template = "pages/therapist/note.html"
 
@@ -359,14 +389,14 @@ class _NoteMixin(ClinicPageMixin):
             "next_m": next_m + 1,
             "next_e": next_e + 1,
             "texts": texts,
-            "errors": errors or {},
+            "errors": list((errors or {}).items()),
             "modalities": list(modalities.values()),
             "exercises": list(exercises.values()),
             "regions": BodyRegion.choices,
             "billed": billed,
             "units": units,
             "billing_problem": billing_problem,
-            "rule": rule,
+            "rule": _rule_label(rule),
             "live_visit": visit.status in Visit.LIVE_STATUSES,
             "precautions": list(
                 patient_selectors.precaution_list(
@@ -504,7 +534,7 @@ class NotePreviewView(_NoteMixin):
                 "billed": billed,
                 "units": units,
                 "billing_problem": problem,
-                "rule": rule,
+                "rule": _rule_label(rule),
                 "m_rows": m_rows,
                 "e_rows": e_rows,
                 "REFUSE": REFUSE,
@@ -588,3 +618,192 @@ class FrontDeskListsView(ClinicPageView):
             }
         )
         return context
+
+
+# --- The home-programme builder and its handout ----------------------------------------------
+
+
+def _episode_or_404(clinic: Any, public_id: Any) -> Any:
+    episode = clinical_selectors.episode_get(clinic=clinic, public_id=public_id)
+    if episode is None:
+        raise Http404("No such episode in this clinic.")
+    return episode
+
+
+def _program_or_404(clinic: Any, public_id: Any) -> HomeProgram:
+    program = home.home_program_get(clinic=clinic, public_id=public_id)
+    if program is None:
+        raise Http404("No such home programme in this clinic.")
+    return program
+
+
+def _home_findings(episode: Any, rows: list[HomeRow]) -> None:
+    chosen = [r for r in rows if r.exercise is not None]
+    if not chosen:
+        return
+    _, found = program_selectors.contraindications_for_items(
+        patient=episode.patient,
+        exercises=[r.exercise for r in chosen],  # type: ignore[misc]
+    )
+    for row, findings in zip(chosen, found, strict=True):
+        row.findings = [f.as_dict() for f in findings]
+
+
+class HomeProgrammeView(ClinicPageMixin):
+    """Prescribe the episode's home programme, or change it (a new version based on the one on
+    the page); the exercises are checked for contraindications as they are chosen."""
+
+    capability = Capability.MANAGE_CLINICAL
+    template = "pages/therapist/home_programme.html"
+
+    def render_builder(
+        self,
+        episode: Any,
+        *,
+        rows: list[HomeRow] | None = None,
+        notes: str | None = None,
+        errors: dict[str | None, list[str]] | None = None,
+        status: int = 200,
+        message: str = "",
+        link_url: str = "",
+    ) -> HttpResponse:
+        program = home.home_program_current(episode=episode)
+        version = home.home_program_version_get(program=program) if program else None
+        if rows is None:
+            rows = home_rows_from_version(version) if version else []
+        _home_findings(episode, rows)
+        first_blank = max([r.index for r in rows], default=-1) + 1
+        blanks = [HomeRow(index=first_blank + n) for n in range(HOME_BLANK_ROWS)]
+        links = list(home.home_link_list(program=program)[:5]) if program else []
+        context = {
+            **self.page_context(),
+            "title": f"Home programme · {episode.patient.mrn}",
+            "episode": episode,
+            "patient": episode.patient,
+            "program": program,
+            "version": version,
+            "rows": rows,
+            "blanks": blanks,
+            "notes": version.notes if notes is None and version else (notes or ""),
+            "exercises": list(program_selectors.exercise_list().filter(active=True)),
+            "sides": Side.choices,
+            "errors": list((errors or {}).items()),
+            "message": message,
+            "link_url": link_url,
+            "links": links,
+            "REFUSE": REFUSE,
+        }
+        return render(self.request, self.template, context, status=status)
+
+    def get(self, request: HttpRequest, clinic_id: Any, episode_id: Any) -> HttpResponse:
+        episode = _episode_or_404(self.clinic, episode_id)
+        access_record(
+            request_or_actor=request,
+            clinic=self.clinic,
+            patient_public_id=episode.patient.public_id,
+            what="home_programme",
+            record=AccessLog.Record.CLINICAL,
+        )
+        saved = {"1": "Saved: the handout and the patient's link show this version."}
+        return self.render_builder(episode, message=saved.get(request.GET.get("saved", ""), ""))
+
+    def post(self, request: HttpRequest, clinic_id: Any, episode_id: Any) -> HttpResponse:
+        episode = _episode_or_404(self.clinic, episode_id)
+        exercises = {str(e.public_id): e for e in program_selectors.exercise_list()}
+        rows = home_rows(request.POST, exercises=exercises)
+        notes = request.POST.get("notes", "")
+        program = home.home_program_current(episode=episode)
+        try:
+            version = int(request.POST["version"]) if request.POST.get("version") else None
+        except ValueError:
+            version = None
+        items = [r.as_item() for r in rows]
+        try:
+            if program is None:
+                home.home_program_create(episode=episode, by=self.user, items=items, notes=notes)
+            else:
+                home.home_program_revise(
+                    program=program, by=self.user, version=version, items=items, notes=notes
+                )
+        except SERVICE_EXCEPTIONS as exc:
+            found = service_errors(exc)
+            rest = place_home_errors(found.fields, rows)
+            return self.render_builder(
+                episode, rows=rows, notes=notes, errors=rest, status=found.status
+            )
+        url = reverse(
+            "pages:home_programme",
+            kwargs={"clinic_id": self.clinic.public_id, "episode_id": episode.public_id},
+        )
+        return HttpResponseRedirect(f"{url}?saved=1")
+
+
+class HomeProgrammePreviewView(ClinicPageMixin):
+    """Contraindications of the exercises chosen so far, each row's swapped in out of band."""
+
+    capability = Capability.MANAGE_CLINICAL
+
+    def post(self, request: HttpRequest, clinic_id: Any, episode_id: Any) -> HttpResponse:
+        episode = _episode_or_404(self.clinic, episode_id)
+        exercises = {str(e.public_id): e for e in program_selectors.exercise_list()}
+        rows = home_rows(request.POST, exercises=exercises)
+        _home_findings(episode, rows)
+        return render(
+            request,
+            "pages/therapist/_home_preview.html",
+            {"rows": rows, "REFUSE": REFUSE},
+        )
+
+
+class HomeLinkCreateView(HomeProgrammeView):
+    """A new link for the patient to open the programme (shown once, to copy or send)."""
+
+    capability = Capability.MANAGE_CLINICAL
+
+    def get(self, request: HttpRequest, clinic_id: Any, program_id: Any) -> HttpResponse:
+        raise Http404("Create a link with the button on the programme's page.")
+
+    def post(self, request: HttpRequest, clinic_id: Any, program_id: Any) -> HttpResponse:
+        program = _program_or_404(self.clinic, program_id)
+        episode = _episode_or_404(self.clinic, program.episode.public_id)
+        try:
+            link = home.home_link_create(program=program, by=self.user)
+        except SERVICE_EXCEPTIONS as exc:
+            found = service_errors(exc)
+            return self.render_builder(episode, errors=found.fields, status=found.status)
+        token = home.home_link_token(link)
+        link_url = request.build_absolute_uri(reverse("home-link-page", kwargs={"token": token}))
+        return self.render_builder(
+            episode,
+            message=f"Link created; it works until {link.expires_at:%Y-%m-%d}.",
+            link_url=link_url,
+        )
+
+
+class HandoutView(ClinicPageMixin):
+    """The current version's handout: the print page, or the PDF (programs.handouts)."""
+
+    capability = Capability.VIEW_CLINICAL
+
+    def get(
+        self, request: HttpRequest, clinic_id: Any, program_id: Any, fmt: str = "html"
+    ) -> HttpResponse:
+        program = _program_or_404(self.clinic, program_id)
+        current = home.home_program_version_get(program=program)
+        version = handouts.handout_version_get(version_id=current.pk) if current else None
+        if version is None:
+            raise Http404("The programme has no version to print.")
+        access_record(
+            request_or_actor=request,
+            clinic=self.clinic,
+            patient_public_id=program.episode.patient.public_id,
+            what="home programme handout",
+            record=AccessLog.Record.CLINICAL,
+        )
+        if fmt == "pdf":
+            response = HttpResponse(handouts.handout_pdf(version), content_type="application/pdf")
+            response["Content-Disposition"] = (
+                f'inline; filename="{handouts.handout_filename(version, "pdf")}"'
+            )
+            return response
+        return HttpResponse(handouts.handout_html(version), content_type="text/html")

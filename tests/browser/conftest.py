@@ -165,10 +165,16 @@ def page(browser: object, live_server: object) -> Iterator[object]:
     )
     context.set_default_timeout(TIMEOUT_MS)
     context.add_init_script(CSP_LISTENER)
-    page = context.new_page()
     watch = Watch()
-    page.on("console", lambda msg: _console(watch, msg))
-    page.on("pageerror", lambda exc: watch.problems.append(f"page error: {exc}"))
+
+    def watched(new_page: object) -> None:  # every page of the context, pop-ups too
+        new_page.on("console", lambda msg: _console(watch, msg))  # type: ignore[attr-defined]
+        new_page.on(  # type: ignore[attr-defined]
+            "pageerror", lambda exc: watch.problems.append(f"page error: {exc}")
+        )
+
+    context.on("page", watched)
+    page = context.new_page()
     page.watch = watch  # type: ignore[attr-defined]
     yield page
     context.close()

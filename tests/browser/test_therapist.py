@@ -4,11 +4,13 @@ contraindication warned inline, signed at the end. Screenshots of each page; no 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
 from patients.models import Evaluation, OutcomeMeasure, PrecautionKind
-from programs.models import Modality, TreatmentNote
+from programs.models import Exercise, Modality, TreatmentNote
 from tests.browser.conftest import shoot, sign_in
 from tests.factories import DEFAULT_PASSWORD, PrecautionFactory
 from tests.pages.scenario import make_practice
@@ -113,3 +115,23 @@ def test_therapist_records_an_evaluation_with_an_odi_and_signs_a_treatment_note(
     practice.visit_now.refresh_from_db()
     assert practice.visit_now.status == "completed"
     shoot(page, "therapist-note-signed")
+
+    # The home programme from the chart, then its handout.
+    page.get_by_role("link", name="Chart").click()
+    page.get_by_role("link", name="Home programme").click()
+    walking = Exercise.objects.filter(active=True, category="low_impact_aerobic").order_by("name")[
+        0
+    ]
+    page.locator("#h-0-exercise").select_option(str(walking.public_id))
+    page.locator("#h-0-minutes").fill("30")
+    page.get_by_label("General advice (printed on the handout)").fill("Walk every day.")
+    shoot(page, "therapist-home-programme")
+    page.get_by_role("button", name="Prescribe").click()
+    expect(page.locator(".alert.ok")).to_contain_text("Saved")
+    page.get_by_role("button", name="Create a link for the patient").click()
+    expect(page.get_by_label("Link")).to_have_value(re.compile(r"/home-programme/"))
+    with page.expect_popup() as popup:
+        page.get_by_role("link", name="Print view").click()
+    handout = popup.value
+    expect(handout.get_by_text(walking.name).first).to_be_visible()
+    shoot(handout, "therapist-handout")
