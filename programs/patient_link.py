@@ -9,8 +9,8 @@ The token is the link's signed public id, in the path: no patient data is in the
 tampered token is a 404. An expired or revoked link, or one of an archived programme, answers
 410 with a page saying what to do. Every opening is logged by programs.home with ids only.
 The pages load one stylesheet from the static files and no script, as the Content Security
-Policy requires; responses are not cached, not indexed and send no referrer (the token must not
-leak into another site's logs).
+Policy requires; responses are not cached, not indexed and send a referrer to this site only
+(the token must not leak into another site's logs).
 """
 
 from __future__ import annotations
@@ -35,7 +35,10 @@ RECENT_SESSIONS = 5
 
 def _private(response: HttpResponse) -> HttpResponse:
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
+    # Same origin only: the token never leaves in a Referer to another site, and the form's POST
+    # still carries its Origin (with no-referrer browsers send "Origin: null", which the CSRF
+    # check refuses).
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
 

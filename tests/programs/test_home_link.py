@@ -61,7 +61,7 @@ def test_link_page_shows_the_current_programme_without_a_login(link, program, ep
     assert "style=" not in text
     assert "programs/patient_link.css" in text
     assert response["Cache-Control"] == "no-store"
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     assert "default-src 'self'" in response["Content-Security-Policy"]
 
 
