@@ -44,6 +44,12 @@ from programs.models import (
     DeliveredExercise,
     DeliveredModality,
     FollowUp,
+    HomeProgram,
+    HomeProgramEmail,
+    HomeProgramItem,
+    HomeProgramLink,
+    HomeProgramVersion,
+    HomeSession,
     PlannedExercise,
     PlannedModality,
     PlanOfCare,
@@ -78,6 +84,8 @@ class Section:
     rows: Callable[[QuerySet[Any], Patient], QuerySet[Any]]
     order_by: tuple[str, ...] = ("pk",)
     children: tuple[Child, ...] = field(default_factory=tuple)
+    # Many-to-many relations written as the related rows' public ids.
+    many: tuple[str, ...] = field(default_factory=tuple)
 
 
 def _by_patient(rows: QuerySet[Any], patient: Patient) -> QuerySet[Any]:
@@ -90,6 +98,14 @@ def _by_episode(rows: QuerySet[Any], patient: Patient) -> QuerySet[Any]:
 
 def _by_visit(rows: QuerySet[Any], patient: Patient) -> QuerySet[Any]:
     return rows.filter(visit__patient=patient)
+
+
+def _by_program(rows: QuerySet[Any], patient: Patient) -> QuerySet[Any]:
+    return rows.filter(program__episode__patient=patient)
+
+
+def _by_program_version(rows: QuerySet[Any], patient: Patient) -> QuerySet[Any]:
+    return rows.filter(version__program__episode__patient=patient)
 
 
 SECTIONS: list[Section] = [
@@ -130,6 +146,17 @@ SECTIONS: list[Section] = [
     ),
     Section("follow_ups", FollowUp, _by_episode, ("due_from", "pk")),
     Section("progress_summaries", ProgressSummary, _by_visit, ("visit__starts_at", "pk")),
+    Section("home_programmes", HomeProgram, _by_episode),
+    Section(
+        "home_programme_versions",
+        HomeProgramVersion,
+        _by_program,
+        ("program_id", "version"),
+        (Child("items", "items", HomeProgramItem, ("position", "pk")),),
+    ),
+    Section("home_programme_links", HomeProgramLink, _by_program),
+    Section("home_sessions", HomeSession, _by_program, ("performed_on", "pk"), many=("items",)),
+    Section("home_programme_emails", HomeProgramEmail, _by_program_version),
 ]
 
 
@@ -198,6 +225,11 @@ def section_queryset(section: Section, patient: Patient) -> QuerySet[Any]:
             *_references(child.model, parent=parent)
         ).order_by(*child.order_by)
         rows = rows.prefetch_related(Prefetch(child.related_name, queryset=children))
+    for name in section.many:
+        related = section.model._meta.get_field(name).related_model
+        rows = rows.prefetch_related(
+            Prefetch(name, queryset=related._default_manager.only("pk", "public_id"))
+        )
     return rows.order_by(*section.order_by)
 
 
@@ -210,6 +242,8 @@ def section_data(section: Section, patient: Patient) -> list[dict[str, Any]]:
             data[child.name] = [
                 row_data(row, parent=parent) for row in getattr(obj, child.related_name).all()
             ]
+        for name in section.many:
+            data[name] = [str(row.public_id) for row in getattr(obj, name).all()]
         out.append(data)
     return out
 

@@ -15,7 +15,14 @@ from clinic.models import AccessLog
 from patients.models import Patient
 from programs import care
 from programs.export import EXPORT_FORMAT, SECTIONS, patient_export
-from programs.models import Exercise, Modality, PlannedExercise, PlannedModality
+from programs.models import (
+    Exercise,
+    HomeProgramEmail,
+    HomeSession,
+    Modality,
+    PlannedExercise,
+    PlannedModality,
+)
 from tests.factories import (
     DiagnosisFactory,
     EpisodeOfCareFactory,
@@ -23,6 +30,8 @@ from tests.factories import (
     EvaluationAddendumFactory,
     FollowUpFactory,
     GoalFactory,
+    HomeProgramFactory,
+    HomeProgramLinkFactory,
     OutcomeMeasureFactory,
     PatientFactory,
     PlanOfCareFactory,
@@ -63,6 +72,25 @@ def record_of(patient: Patient, therapist, *, size: int) -> None:
         TreatmentNoteAddendumFactory(note=note, text=f"Note addendum {n}")
         FollowUpFactory(after_visit=visit)
         ProgressSummaryFactory(visit=visit, text=f"Summary {n}")
+        # one programme per episode: each on an episode of its own
+        programme = HomeProgramFactory(
+            episode=EpisodeOfCareFactory(patient=patient, therapist=therapist)
+        )
+        version = programme.versions.get()
+        HomeProgramLinkFactory(program=programme)
+        session = HomeSession.objects.create(
+            clinic=patient.clinic,
+            program=programme,
+            version=version,
+            performed_on=programme.episode.started_on,
+            recorded_by=therapist,
+            pain=2,
+            comment=f"Home session {n}",
+        )
+        session.items.set(version.items.all())
+        HomeProgramEmail.objects.create(
+            clinic=patient.clinic, version=version, requested_by=therapist
+        )
 
 
 @pytest.fixture
@@ -87,7 +115,7 @@ def test_patient_export_holds_every_section_of_the_record(patient, clinic_admin)
     assert counts == {
         "diagnoses": 2,
         "precautions": 2,
-        "episodes_of_care": 1,
+        "episodes_of_care": 3,
         "evaluations": 2,
         "outcome_measures": 2,
         "goals": 2,
@@ -96,10 +124,15 @@ def test_patient_export_holds_every_section_of_the_record(patient, clinic_admin)
         "treatment_notes": 2,
         "follow_ups": 2,
         "progress_summaries": 2,
+        "home_programmes": 2,
+        "home_programme_versions": 2,
+        "home_programme_links": 2,
+        "home_sessions": 2,
+        "home_programme_emails": 2,
     }
     evaluation = data["evaluations"][0]
     assert [a["text"] for a in evaluation["addenda"]] == ["Evaluation addendum 0"]
-    assert evaluation["episode"] == data["episodes_of_care"][0]["id"]
+    assert evaluation["episode"] in {e["id"] for e in data["episodes_of_care"]}
     plan = data["plans_of_care"][0]
     assert len(plan["modalities"]) == 2
     assert plan["exercises"][0]["sets"] == 3
@@ -110,7 +143,13 @@ def test_patient_export_holds_every_section_of_the_record(patient, clinic_admin)
     assert note["exercises"][0]["reps"] == 10
     assert note["billing_lines"][0]["cpt_code"] == "97110"
     assert [a["text"] for a in note["addenda"]] == ["Note addendum 1"]
-    assert note["author"]["id"] == str(patient.episodes.get().therapist.public_id)
+    assert note["author"]["id"] == str(patient.episodes.first().therapist.public_id)
+    version = data["home_programme_versions"][0]
+    assert [i["exercise"]["name"] for i in version["items"]] == ["Bird dog", "Bridge"]
+    session = next(s for s in data["home_sessions"] if s["comment"] == "Home session 0")
+    (done,) = [v for v in data["home_programme_versions"] if v["id"] == session["version"]]
+    assert sorted(session["items"]) == sorted(i["id"] for i in done["items"])
+    assert data["home_programme_emails"][0]["status"] == "requested"
     json.dumps(data)  # JSON as it stands, no custom encoder needed
 
 
