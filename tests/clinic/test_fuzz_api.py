@@ -14,6 +14,7 @@ run after which the remaining operations get a single example each.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -39,6 +40,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from clinic.capabilities import Role
+from patients.models import Patient
 from tests.clinic import test_access_matrix as matrix
 
 pytestmark = pytest.mark.django_db
@@ -141,8 +143,20 @@ def _fuzz(
     return failures
 
 
+def _patient_data(world: matrix.World) -> set[str]:
+    """What would identify a seeded patient in a log line: full names, phones, e-mails."""
+    found: set[str] = set()
+    for patient in Patient.objects.filter(clinic__in=(world.clinic, world.other)):
+        found.add(f"{patient.first_name} {patient.last_name}")
+        found |= {value for value in (patient.phone, patient.email) if len(value) > 5}
+    return found
+
+
 @pytest.mark.parametrize("role", PRINCIPALS)
-def test_fuzz_api_no_server_error_and_answers_match_the_schema(role, world, in_process_app):
+def test_fuzz_api_no_server_error_and_answers_match_the_schema(role, world, in_process_app, caplog):
+    """...and, with every logger captured, no seeded patient's name, phone or e-mail is logged
+    whatever the requests were."""
+    caplog.set_level(logging.INFO)
     token, _ = Token.objects.get_or_create(user=world.users[role])
     schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", in_process_app)
     headers = {"Authorization": f"Token {token.key}"}
@@ -163,3 +177,9 @@ def test_fuzz_api_no_server_error_and_answers_match_the_schema(role, world, in_p
         for mode in modes:
             failures |= _fuzz(operation, mode=mode, examples=examples, path=path, headers=headers)
     assert not failures, f"{len(failures)} failures:\n" + "\n".join(sorted(failures))
+    assert caplog.records, "the refused requests log their 4xx answers; nothing captured is no test"
+    secrets = _patient_data(world)
+    assert secrets
+    for record in caplog.records:
+        text = f"{record.getMessage()} {record.exc_text or ''}"
+        assert not [s for s in secrets if s in text], (record.name, text[:300])
