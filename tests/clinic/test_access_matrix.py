@@ -221,13 +221,21 @@ CLINICAL_MODELS = {
     "programs.treatmentnote",
     "programs.treatmentnoteaddendum",
     "programs.progresssummary",
+    "patients.episodeofcare",
+    "programs.homeprogram",
+    "programs.homeprogramlink",
+    "programs.homeprogramversion",
+    "programs.homesession",
 }
 CLINICAL_CAPABILITIES = {
     Capability.VIEW_CLINICAL,
     Capability.MANAGE_CLINICAL,
     Capability.SIGN_CLINICAL,
 }
-LESS_THAN_CLINICAL: dict[str, str] = {}
+LESS_THAN_CLINICAL: dict[str, str] = {
+    "episode-compliance": "the front desk reads the payer's authorization, not the clocks",
+    "episode-visit-book": "booking a visit within an episode is scheduling",
+}
 
 
 @pytest.mark.parametrize("op", CLINIC_OPERATIONS, ids=op_ids(CLINIC_OPERATIONS))
@@ -259,6 +267,8 @@ def test_capability_clinical_models_are_real_models():
 
     for label in CLINICAL_MODELS:
         assert apps.get_model(label)
+    assert set(LESS_THAN_CLINICAL) <= {op.url_name for op in CLINIC_OPERATIONS}
+    assert {op.url_name for op in CLINIC_OPERATIONS} >= SIDE_EFFECT_FREE_POSTS
 
 
 # --- The world: two clinics, every role, built once for the module ----------------------------
