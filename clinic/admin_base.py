@@ -14,6 +14,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.utils import label_for_field, lookup_field
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.paginator import Paginator
@@ -134,9 +135,10 @@ class ClinicScopedAdmin(SimpleHistoryAdmin):
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
-        if self.actions is not None and actions is not None and "export_csv" not in actions:
-            func = type(self).export_csv
-            actions["export_csv"] = (func, "export_csv", func.short_description)  # type: ignore[attr-defined]
+        if self.actions is None or IS_POPUP_VAR in request.GET or "export_csv" in actions:
+            return actions
+        func = type(self).export_csv
+        actions["export_csv"] = (func, "export_csv", func.short_description)  # type: ignore[attr-defined]
         return actions
 
     def get_csv_fields(self, request: HttpRequest) -> list[str]:

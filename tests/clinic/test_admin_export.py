@@ -130,3 +130,13 @@ def test_visit_change_list_never_counts_every_row(as_admin, clinic):
         if "COUNT(" in sql and '"PATIENTS_VISIT"' in sql:
             assert "LIMIT" in sql, sql
     assert Visit.objects.count() == 3
+
+
+def test_export_is_not_offered_in_a_popup_or_where_actions_are_off(as_admin, clinic):
+    RoomFactory(clinic=clinic)
+    popup = as_admin.get(reverse("admin:clinic_room_changelist"), {"_popup": "1"})
+    assert popup.context["action_form"] is None or "export_csv" not in dict(
+        popup.context["action_form"].fields["action"].choices
+    )
+    log = as_admin.get(reverse("admin:clinic_accesslog_changelist"))
+    assert log.context["action_form"] is None
