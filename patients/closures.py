@@ -79,7 +79,7 @@ def clinic_close_day(
     result = DayClosure(closure=closure)
     for visit in visits_on_day(clinic=clinic, day=day):
         try:
-            visits.visit_cancel(visit=visit, by=by, reason=closure_reason(reason))
+            visits.visit_cancel(visit=visit, by=by, reason=closure_reason(reason), by_clinic=True)
         except ApplicationError as exc:
             result.refused.append((visit, exc.message))
             continue

@@ -504,11 +504,14 @@ def visit_complete(*, visit: Visit, by: User | None) -> Visit:
 
 
 @transaction.atomic
-def visit_cancel(*, visit: Visit, by: User | None, reason: str = "") -> Visit:
-    """Cancel; inside the clinic's late-cancel window it counts as a late cancellation."""
+def visit_cancel(
+    *, visit: Visit, by: User | None, reason: str = "", by_clinic: bool = False
+) -> Visit:
+    """Cancel; inside the clinic's late-cancel window it counts as a late cancellation, unless
+    the clinic cancelled (`by_clinic`: a closure), which is never the patient's late one."""
     visit = _begin_transition(visit, "cancel")
     window = dt.timedelta(hours=visit.clinic.late_cancel_hours)
-    late = timezone.now() > visit.starts_at - window
+    late = not by_clinic and timezone.now() > visit.starts_at - window
     visit.cancel_reason = reason[:300]
     return _finish(visit, S.LATE_CANCELLED if late else S.CANCELLED, by, ("cancel_reason",))
 

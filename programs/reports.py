@@ -55,7 +55,6 @@ from django.utils import timezone
 from clinic.capabilities import Capability
 from clinic.models import Clinic, Closure, OpeningHours, Room, TimeOff, WorkingHours
 from patients import outcomes
-from patients.closures import CLOSURE_REASON_PREFIX
 from patients.models import EpisodeOfCare, Evaluation, OutcomeMeasure, Visit
 from patients.scheduling import Interval, daterange, intersect, subtract, wall_blocks
 from programs import compliance
@@ -220,7 +219,6 @@ def hours(value: dt.timedelta | None) -> Decimal:
 # --- Attendance: no-shows and late cancellations ---------------------------------------------
 
 S = Visit.Status
-BY_CLOSURE = Q(cancel_reason__startswith=CLOSURE_REASON_PREFIX)
 ATTENDANCE_COLUMNS = [
     ("due", "Visits due"),
     ("completed", "Completed"),
@@ -253,10 +251,10 @@ def attendance_report(*, clinics: list[Clinic], period: Period) -> Report:
             "month",
         )
         .annotate(
-            due=Count("id", filter=~Q(status=S.CANCELLED) & ~BY_CLOSURE),
+            due=Count("id", filter=~Q(status=S.CANCELLED)),
             completed=Count("id", filter=Q(status=S.COMPLETED)),
             no_shows=Count("id", filter=Q(status=S.NO_SHOW)),
-            late_cancels=Count("id", filter=Q(status=S.LATE_CANCELLED) & ~BY_CLOSURE),
+            late_cancels=Count("id", filter=Q(status=S.LATE_CANCELLED)),
         )
         .order_by("clinic__name", "month", "therapist__last_name", "therapist__first_name")
     )

@@ -536,6 +536,13 @@ def test_cancel_inside_the_clinics_window_is_late(hours_ahead, window, expected,
     assert result.cancel_reason == "Car broke down"
 
 
+def test_a_cancellation_by_the_clinic_is_never_late(clinic):
+    visit = VisitFactory(clinic=clinic, starts_at=timezone.now() + dt.timedelta(hours=2))
+    result = visits.visit_cancel(visit=visit, by=None, reason="Clinic closed", by_clinic=True)
+    result.refresh_from_db()
+    assert result.status == S.CANCELLED
+
+
 def test_a_cancelled_visit_frees_its_time(book, clinic, day):
     visit = book()
     visits.visit_cancel(visit=visit, by=None)

@@ -60,7 +60,7 @@ def rows(report: reports.Report, table: str) -> list[dict[str, Any]]:
 @pytest.fixture
 def attendance(clinic, other_clinic):
     """Riverside (New York) in September: Ann has 3 completed, 1 no-show, 1 late cancellation by
-    the patient, 1 cancellation in time and 1 cancelled by a closure (late by the clock); Ben 1
+    the patient, 1 cancellation in time and 1 cancelled by a closure (never late); Ben 1
     completed, 1 no-show, and 1 completed at 23:30 on 30 September New York time (already 1
     October in UTC). Zentrum (Berlin): a no-show on 15 September and one visit at 00:30 on
     1 October Berlin time (still 30 September in UTC), which is outside the period."""
@@ -74,7 +74,7 @@ def attendance(clinic, other_clinic):
         day + dt.timedelta(days=10),
         dt.time(10),
         therapist=ann,
-        status=S.LATE_CANCELLED,
+        status=S.CANCELLED,  # the clinic cancelled: never a late cancellation
         cancel_reason="Clinic closed: power cut",
     )
     visit(clinic, day + dt.timedelta(days=11), dt.time(10), therapist=ben, status=S.COMPLETED)
