@@ -9,6 +9,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("home-programme/", include("programs.patient_link")),  # patient links, no login
     path("", include(("clinic.page_urls", "pages"))),
+    # Browsers ask for /favicon.ico on pages that name none (the admin, the handout).
+    path("favicon.ico", views.favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("clinic.api.urls")),
     path("api/v1/", include("patients.api.urls")),

@@ -8,8 +8,9 @@ from typing import Any, cast
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 
 from clinic.capabilities import Capability, Role
@@ -51,6 +52,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "broker": {"ok": broker_ok, "info": broker_info},
     }
     return JsonResponse(body, status=200 if ok else 503)
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """The icon, for pages that name none (browsers then ask for /favicon.ico)."""
+    return HttpResponsePermanentRedirect(static("clinic/favicon.svg"))
 
 
 def home(request: HttpRequest) -> HttpResponse:

@@ -69,8 +69,10 @@ def _migration_rows(django_db_setup: None) -> str:
     return str(getattr(connections[DEFAULT_DB_ALIAS], "_test_serialized_contents", ""))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str, _migration_rows: str) -> Iterator[object]:
+    """One Chromium per test module. Not per session: while Playwright runs, the tests that
+    follow (other transactional tests) would get the other connection object too."""
     # Playwright's sync API starts an event loop in this thread; Django's async-safety check
     # would refuse the ORM calls the tests make around it.
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
@@ -102,6 +104,10 @@ def _guarded_rows_flushable(transactional_db: None, _migration_rows: str) -> Ite
     empties the tables after a transactional test with TRUNCATE, which the triggers let through;
     SQLite deletes row by row, so there the guards are lifted, the tables emptied and the guards
     put back, in one transaction, before pytest-django's own flush finds them empty."""
+    if _migration_rows and not hasattr(connection, "_test_serialized_contents"):
+        # So that pytest-django's flush after this test leaves the tables empty (no
+        # post_migrate rows), as the next transactional test's serialized_rollback expects.
+        connection._test_serialized_contents = _migration_rows  # type: ignore[attr-defined]
     if _migration_rows and not PrecautionKind.objects.exists():
         # Emptied by an earlier test, then refilled by post_migrate (content types,
         # permissions) under new ids: empty it without post_migrate, then load the rows.
@@ -152,7 +158,8 @@ def _console(watch: Watch, msg: object) -> None:
     text = msg.text  # type: ignore[attr-defined]
     if EXPECTED_REFUSALS.search(text):
         return
-    watch.problems.append(f"console error: {text}")
+    where = (msg.location or {}).get("url", "")  # type: ignore[attr-defined]
+    watch.problems.append(f"console error: {text} ({where})")
 
 
 @pytest.fixture

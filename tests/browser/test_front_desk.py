@@ -20,10 +20,16 @@ def _slot(page, practice, therapist, hhmm: str):
 
 def test_receptionist_books_moves_and_checks_in_a_visit(page, live_server):
     practice = make_practice()
+    page.goto("/login/")
+    shoot(page, "login")
     sign_in(page, practice.receptionist.username, DEFAULT_PASSWORD)
     expect(page.get_by_role("heading", level=1)).to_contain_text(f"{practice.today():%B %Y}")
     expect(page.locator("#lists")).to_contain_text("Patients with no next visit")
     shoot(page, "frontdesk-day")
+    page.get_by_role("link", name="To book").click()
+    expect(page.get_by_role("heading", name="To book")).to_be_visible()
+    shoot(page, "frontdesk-to-book")
+    page.get_by_role("link", name="Front desk").click()
 
     # A free slot opens the booking panel on that therapist and time.
     _slot(page, practice, practice.therapist, "12:00").click()
@@ -63,6 +69,7 @@ def test_receptionist_books_moves_and_checks_in_a_visit(page, live_server):
 
     # Check the patient in from the calendar.
     page.locator(f'#calendar a.visit[data-visit="{visit.public_id}"]').click()
+    expect(panel.get_by_role("status")).to_have_count(0)  # the fresh panel, not "Moved."
     panel.get_by_role("button", name="Check in").click()
     expect(panel.get_by_role("status")).to_have_text("Checked in.")
     expect(panel.locator("[data-status]")).to_have_text("Checked in")

@@ -175,3 +175,9 @@ def test_pages_are_never_cached(practice, login):
     response = login(practice.receptionist).get(url(practice, "pages:frontdesk"))
     assert "no-store" in response["Cache-Control"]
     assert "private" in response["Cache-Control"]
+
+
+def test_the_favicon_is_served_for_pages_that_name_none(db):
+    response = Client().get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"] == "/static/clinic/favicon.svg"
