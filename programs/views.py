@@ -761,7 +761,17 @@ class HomeLinkCreateView(HomeProgrammeView):
     capability = Capability.MANAGE_CLINICAL
 
     def get(self, request: HttpRequest, clinic_id: Any, program_id: Any) -> HttpResponse:
-        raise Http404("Create a link with the button on the programme's page.")
+        """Links are made with the button on the programme's page: go there."""
+        program = _program_or_404(self.clinic, program_id)
+        return HttpResponseRedirect(
+            reverse(
+                "pages:home_programme",
+                kwargs={
+                    "clinic_id": self.clinic.public_id,
+                    "episode_id": program.episode.public_id,
+                },
+            )
+        )
 
     def post(self, request: HttpRequest, clinic_id: Any, program_id: Any) -> HttpResponse:
         program = _program_or_404(self.clinic, program_id)

@@ -961,6 +961,7 @@ def test_admin_autocomplete_offers_only_the_administrators_clinics(
 PUBLIC_PAGES = {
     "home": "redirects to the sign-in page or the user's clinic",
     "healthz": "the load balancer's health check; says nothing about patients",
+    "favicon": "a redirect to the static icon",
     "schema": "the OpenAPI document",
     "swagger-ui": "the API's documentation page",
     "pages:login": "signing in",
@@ -978,6 +979,7 @@ PAGE_KWARG_VALUES = {"instrument": "nprs", "action": "check-in", "kind": "modali
 PAGE_KWARG_ROWS: dict[str, Any] = {
     "therapist_id": lambda rows: rows[EpisodeOfCare].therapist,
     "visit_id": lambda rows: rows[EPISODE_VISIT],  # held: its note and panel pages open
+    "program_id": lambda rows: rows[HomeProgram],  # the home-programme link and handout pages
 }
 
 

@@ -15,6 +15,7 @@ from tests.factories import (
     FollowUpFactory,
     PatientFactory,
     PrecautionFactory,
+    RoomFactory,
     VisitFactory,
     therapist_in,
     working_every_day,
@@ -269,6 +270,7 @@ def _grow_the_day(practice, extra: int) -> None:
     """More therapists, visits (every status), precautions and follow-ups."""
     for n in range(extra):
         therapist = working_every_day(practice.clinic, therapist_in(practice.clinic))
+        room = RoomFactory(clinic=practice.clinic)
         for hour, status in zip((12, 14, 16), ("booked", "cancelled", "no_show"), strict=True):
             patient = PatientFactory(clinic=practice.clinic)
             PrecautionFactory(patient=patient, clinic=practice.clinic)
@@ -276,7 +278,7 @@ def _grow_the_day(practice, extra: int) -> None:
                 clinic=practice.clinic,
                 patient=patient,
                 therapist=therapist,
-                room=practice.room if n == 0 and hour == 12 else None,
+                room=room if hour == 12 else None,
                 status=status,
                 starts_at=practice.local(practice.today(), f"{hour}:00"),
                 ends_at=practice.local(practice.today(), f"{hour}:45"),
