@@ -268,7 +268,7 @@ def test_the_lists_show_follow_ups_and_patients_without_a_next_visit(practice, l
 
 def _grow_the_day(practice, extra: int) -> None:
     """More therapists, visits (every status), precautions and follow-ups."""
-    for n in range(extra):
+    for _ in range(extra):
         therapist = working_every_day(practice.clinic, therapist_in(practice.clinic))
         room = RoomFactory(clinic=practice.clinic)
         for hour, status in zip((12, 14, 16), ("booked", "cancelled", "no_show"), strict=True):
