@@ -49,7 +49,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--size", choices=SIZE_NAMES, default="summaries")
     parser.add_argument("--visits", type=int, default=10_000, help="summaries to write")
     parser.add_argument("--worker", action="store_true", help="also through a real worker")
-    parser.add_argument("--timeout", type=float, default=900.0, help="seconds for the worker")
+    parser.add_argument(
+        "--timeout", type=float, default=3600.0, help="seconds the worker may take (3600)"
+    )
     parser.add_argument("--reseed", action="store_true")
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--check", action="store_true", help="exit 1 when a line FAILs")
