@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from clinic.records import record_save
 from patients.models import EpisodeOfCare, Visit
-from patients.scheduling import localize
+from patients.scheduling import local_day_bounds, localize
 from programs import home
 from programs.care import plan_create, visit_complete_with_note
 from programs.contraindications import refusals
@@ -110,10 +110,10 @@ def _menu(allowed: dict[str, Modality]) -> list[tuple[int, Modality, dict[str, A
     return menu
 
 
-def _demo_past_visit(episode: EpisodeOfCare, day: dt.date) -> Visit | None:
-    """DEMO ONLY: a booked Visit row written directly for a past day (`visit_book` refuses the
-    past), at the first 45 minutes from 09:00 local time that neither the therapist nor the
-    patient has taken. None when the day is full."""
+def _demo_visit(episode: EpisodeOfCare, day: dt.date) -> Visit | None:
+    """DEMO ONLY: a booked Visit row written directly (`visit_book` refuses the past, and the
+    demo's day has begun), at the first 45 minutes from 09:00 local time that neither the
+    therapist nor the patient has taken. None when the day is full."""
     clinic = episode.clinic
     for slot in range(12):
         start = localize(dt.datetime.combine(day, dt.time(9, 0)), clinic.tz).astimezone(dt.UTC)
@@ -181,7 +181,7 @@ def _seed_episode(episode: EpisodeOfCare) -> tuple[int, int]:
     if TreatmentNote.objects.for_clinic(clinic).filter(episode=episode).exists():
         return plans, notes
     for number, day in enumerate(_visit_days(episode.started_on, today)[:4]):
-        visit = _demo_past_visit(episode, day)
+        visit = _demo_visit(episode, day)
         if visit is None:
             continue
         subjective, assessment = NOTES[number]
@@ -208,6 +208,26 @@ def _seed_episode(episode: EpisodeOfCare) -> tuple[int, int]:
         )
         notes += 1
     return plans, notes
+
+
+def _seed_today(episode: EpisodeOfCare) -> int:
+    """A booked visit today for the episode's patient, so the worklists and the calendar have a
+    day to work through whenever `make run` starts: on weekdays the clinic is open, and only
+    when the patient has no visit today yet (so it is added once a day). 1 when added."""
+    clinic = episode.clinic
+    today = timezone.localdate(timezone=clinic.tz)
+    if (
+        today.weekday() >= 5
+        or clinic.closures.filter(starts_on__lte=today, ends_on__gte=today).exists()
+    ):
+        return 0
+    start, end = local_day_bounds(today, clinic.tz)
+    seen_today = Visit.objects.for_clinic(clinic).filter(
+        patient=episode.patient, starts_at__gte=start, starts_at__lt=end
+    )
+    if seen_today.exists():
+        return 0
+    return 0 if _demo_visit(episode, today) is None else 1
 
 
 HOME_PROGRAMMES = 2
@@ -263,19 +283,20 @@ def seed(*, stdout: OutputWrapper) -> list[tuple[str, str, str]]:
         .select_related("clinic", "patient", "therapist")
         .order_by("pk")
     )
-    plans = notes = programmes = sessions = 0
+    plans = notes = programmes = sessions = today = 0
     for number, episode in enumerate(episodes):
         added_plans, added_notes = _seed_episode(episode)
         plans += added_plans
         notes += added_notes
+        today += _seed_today(episode)
         if number < HOME_PROGRAMMES and (added := _seed_home_programme(episode)) >= 0:
             programmes += 1
             sessions += added
-    if plans or notes or programmes:
+    if plans or notes or programmes or today:
         stdout.write(
             f"programs demo data added: {plans} plans of care, {notes} signed treatment notes "
             f"of completed visits, {programmes} home programmes with {sessions} recorded "
-            "sessions."
+            f"sessions, {today} visits booked for today."
         )
     else:
         stdout.write(

@@ -63,3 +63,30 @@ def test_seed_demo_notes_bill_by_the_episodes_rule():
         for n in medicare.prefetch_related("billing_lines")
     ]
     assert any(lines.get("97110") == 2 and lines.get("97140") == 1 for lines in pooled)
+
+
+def test_seed_demo_books_a_visit_today_for_each_episode_once_a_day():
+    from django.utils import timezone
+
+    from patients.scheduling import local_day_bounds
+
+    seed()
+    expected, found = set(), set()
+    for episode in EpisodeOfCare.objects.filter(status="active").select_related("clinic"):
+        clinic = episode.clinic
+        today = timezone.localdate(timezone=clinic.tz)
+        closed = clinic.closures.filter(starts_on__lte=today, ends_on__gte=today).exists()
+        if today.weekday() < 5 and not closed:
+            expected.add(episode.pk)
+        start, end = local_day_bounds(today, clinic.tz)
+        todays = Visit.objects.filter(
+            patient=episode.patient, clinic=clinic, starts_at__gte=start, starts_at__lt=end
+        )
+        if todays.exists():
+            found.add(episode.pk)
+            assert todays.count() == 1
+            assert todays.get().therapist_id == episode.therapist_id
+    assert found == expected
+    booked = Visit.objects.count()
+    seed()
+    assert Visit.objects.count() == booked
