@@ -227,7 +227,8 @@ def section_queryset(section: Section, patient: Patient) -> QuerySet[Any]:
         rows = rows.prefetch_related(Prefetch(child.related_name, queryset=children))
     for name in section.many:
         related = section.model._meta.get_field(name).related_model
-        assert isinstance(related, type), f"{section.name}.{name} is not a relation"
+        if not isinstance(related, type):  # a section declared wrongly: a programming error
+            raise TypeError(f"{section.name}.{name} is not a relation")
         rows = rows.prefetch_related(
             Prefetch(name, queryset=related._default_manager.only("pk", "public_id"))
         )
