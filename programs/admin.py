@@ -343,7 +343,8 @@ class FollowUpAdmin(_WrittenByJobsAdmin):
     list_select_related = ["clinic", "episode__patient", "episode__therapist"]
     search_fields = ["episode__patient__mrn"]
     search_help_text = "Patient MRN."
-    date_hierarchy = "due_from"
+    # No date_hierarchy: its DISTINCT over the dates scans a table that grows with every
+    # visit; the date filter in the sidebar narrows the list instead.
 
     @admin.display(description="Patient (MRN)", ordering="episode__patient__mrn")
     def patient_mrn(self, obj: FollowUp) -> str:
@@ -363,7 +364,8 @@ class ProgressSummaryAdmin(_WrittenByJobsAdmin):
     list_select_related = ["clinic", "visit"]
     search_fields = ["visit__patient__mrn"]
     search_help_text = "Patient MRN."
-    date_hierarchy = "created_at"
+    # No date_hierarchy: its DISTINCT over the dates scans a table that grows with every
+    # visit; the date filter in the sidebar narrows the list instead.
     fields = ["visit", "text", "data", "created_at"]
     readonly_fields = fields
     object_history_template = None  # no simple-history table: written once
@@ -615,7 +617,8 @@ class TreatmentNoteAdmin(_ClinicalRecordAdmin):
     list_display = ["__str__", "visit", "episode", "status", "version", "author", "signed_at"]
     list_filter = [ClinicFilter, AuthorFilter, "status", "billing_rule", "created_at"]
     list_select_related = ["visit", "episode", "author"]
-    date_hierarchy = "created_at"
+    # No date_hierarchy: its DISTINCT over the dates scans a table that grows with every
+    # visit; the date filter in the sidebar narrows the list instead.
     search_fields = ["episode__patient__mrn"]
     raw_id_fields = ["visit"]
     inlines = [
