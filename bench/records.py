@@ -80,7 +80,9 @@ def _search_inputs(bench: Bench, n: int) -> list[tuple[BenchClinic, str]]:
 
 def _search_over_http(bench: Bench, args: tuple[BenchClinic, str]) -> str:
     place, query = args
-    response = place.client.get(f"/api/v1/clinics/{place.clinic.public_id}/patients/", {"q": query})
+    response = place.client.post(
+        f"/api/v1/clinics/{place.clinic.public_id}/patients/search/", {"q": query}, format="json"
+    )
     return str(response.status_code)
 
 
@@ -401,7 +403,7 @@ def record_operations(seeded_days: Any) -> list[Operation]:
     """The operations of this module; the day pickers are bench.operations' (calendar days)."""
     operations = [
         Operation(
-            "patients: HTTP GET search ?q=",
+            "patients: HTTP POST search",
             _search_inputs,
             _search_over_http,
             expect="200",

@@ -114,3 +114,12 @@ class DiagnosisSerializer(serializers.ModelSerializer):
 
     def get_acute(self, diagnosis: Diagnosis) -> bool | None:
         return diagnosis.is_acute()
+
+
+class PatientSearchSerializer(serializers.Serializer):
+    """A patient search, sent in the body so that names never travel in a URL."""
+
+    q = serializers.CharField(
+        max_length=100, trim_whitespace=True, help_text="Name, date of birth, MRN or phone"
+    )
+    include_archived = serializers.BooleanField(required=False, default=False)

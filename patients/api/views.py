@@ -11,6 +11,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -35,11 +36,16 @@ class PatientViewSet(LogsPatientReads, mixins.ListModelMixin, ClinicScopedViewSe
     write_capability = Capability.MANAGE_DEMOGRAPHICS
     filter_backends: list[Any] = []
 
+    def required_capability(self, request: Request) -> Capability:
+        if getattr(self, "action", None) == "search":  # a read, sent as a POST
+            return self.read_capability
+        return super().required_capability(request)
+
     def get_clinic_queryset(self) -> QuerySet[Patient]:
         params = self.request.query_params
         return selectors.patient_search(
             clinic=self.clinic,
-            query=params.get("q", "")[:100],
+            query="",
             include_archived=params.get("include_archived") in ("1", "true", "yes"),
         )
 
@@ -56,16 +62,34 @@ class PatientViewSet(LogsPatientReads, mixins.ListModelMixin, ClinicScopedViewSe
         data = s.PatientDetailSerializer(patient, context={"precautions": precautions}).data
         return Response(data, status=status_code)
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                "q", OpenApiTypes.STR, description="Name, date of birth, MRN or phone"
-            ),
-            OpenApiParameter("include_archived", OpenApiTypes.BOOL),
-        ]
-    )
+    @extend_schema(parameters=[OpenApiParameter("include_archived", OpenApiTypes.BOOL)])
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The clinic's patients by name. To find someone, POST to `search/`: a search by name,
+        date of birth or phone in the query string would put patient data in URLs (and so in
+        access logs), which is refused."""
+        if "q" in request.query_params:
+            raise DRFValidationError(
+                {
+                    "q": "Patient data must not be sent in a URL: POST the search to search/ "
+                    'as {"q": ...}.'
+                }
+            )
         return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=s.PatientSearchSerializer, responses=s.PatientSerializer(many=True))
+    @action(detail=False, methods=["post"])
+    def search(self, request: Request, clinic_id: str) -> Response:
+        """Every word must match a name (any part), a date of birth, an MRN or a phone number;
+        paginated like the list (`?page=`, `?page_size=`)."""
+        query = s.PatientSearchSerializer(data=request.data)
+        query.is_valid(raise_exception=True)
+        found = selectors.patient_search(
+            clinic=self.clinic,
+            query=query.validated_data["q"],
+            include_archived=query.validated_data["include_archived"],
+        )
+        page = self.paginate_queryset(found)
+        return self.get_paginated_response(s.PatientSerializer(page, many=True).data)
 
     @extend_schema(responses=s.PatientDetailSerializer)
     def retrieve(self, request: Request, clinic_id: str, public_id: str) -> Response:

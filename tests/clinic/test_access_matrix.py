@@ -259,7 +259,7 @@ def test_capability_declared_fits_the_data(op):
 
 
 # POSTs that compute and write nothing (checked below: the matrix asserts no table changed).
-SIDE_EFFECT_FREE_POSTS = {"contraindication-check", "series-preview"}
+SIDE_EFFECT_FREE_POSTS = {"contraindication-check", "series-preview", "patient-search"}
 
 
 def test_capability_clinical_models_are_real_models():

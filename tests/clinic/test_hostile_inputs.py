@@ -75,7 +75,7 @@ def test_search_with_injection_or_wildcards_matches_only_what_it_says(desk, base
     """LIKE wildcards and quotes are text to match, not SQL: nothing matches "Ann Plain"."""
     PatientFactory(clinic=clinic, first_name="Ann", last_name="Plain")
 
-    response = desk.get(f"{base}/patients/", {"q": query})
+    response = desk.post(f"{base}/patients/search/", {"q": query}, format="json")
 
     assert response.status_code == 200
     assert response.json()["results"] == []

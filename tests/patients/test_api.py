@@ -43,6 +43,13 @@ def patients_url(clinic, patient=None, suffix: str = "") -> str:
     return url + suffix
 
 
+def search(client, clinic, q: str, **params):
+    """POST a patient search (names never go in a URL); `params` go in the query (paging)."""
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    url = patients_url(clinic, suffix="search/") + (f"?{query}" if query else "")
+    return client.post(url, {"q": q}, format="json")
+
+
 def assert_error(response, status: int, field: str) -> None:
     assert response.status_code == status, response.content
     body = response.json()
@@ -120,7 +127,7 @@ def test_patient_list_searches_and_pages(clinic, desk, patient):
     PatientFactory(clinic=clinic, first_name="Walter", last_name="Hollis")
     PatientFactory(clinic=clinic, first_name="Daniel", last_name="Okafor")
 
-    response = desk.get(patients_url(clinic), {"q": "holl", "page_size": 1})
+    response = search(desk, clinic, "holl", page_size=1)
 
     assert response.status_code == 200
     body = response.json()
@@ -128,9 +135,9 @@ def test_patient_list_searches_and_pages(clinic, desk, patient):
     assert [row["last_name"] for row in body["results"]] == ["Hollis"]
     assert body["next"] is not None
     assert "precautions" not in body["results"][0]
-    second = desk.get(body["next"]).json()
+    second = desk.post(body["next"], {"q": "holl"}, format="json").json()
     assert [row["last_name"] for row in second["results"]] == ["Holloway"]
-    assert desk.get(patients_url(clinic), {"q": "okafor daniel"}).json()["count"] == 1
+    assert search(desk, clinic, "okafor daniel").json()["count"] == 1
     assert desk.get(patients_url(clinic)).json()["count"] == 3
 
 
@@ -138,7 +145,7 @@ def test_patient_list_finds_by_date_of_birth_and_phone(clinic, desk):
     PatientFactory(clinic=clinic, date_of_birth=dt.date(1951, 3, 14), phone="860-555-0111")
     PatientFactory(clinic=clinic, date_of_birth=dt.date(1960, 1, 1), phone="860-555-0222")
     for q in ("03/14/1951", "1951-03-14", "(860) 555-0111"):
-        assert desk.get(patients_url(clinic), {"q": q}).json()["count"] == 1, q
+        assert search(desk, clinic, q).json()["count"] == 1, q
 
 
 def test_patient_retrieve_includes_current_precautions(clinic, desk, patient):
@@ -175,7 +182,7 @@ def test_patient_patch_updates_and_keeps_search_in_step(clinic, desk, patient):
     response = desk.patch(patients_url(clinic, patient), {"last_name": "Byron"}, format="json")
     assert response.status_code == 200, response.content
     assert response.json()["last_name"] == "Byron"
-    assert [row["id"] for row in desk.get(patients_url(clinic), {"q": "byron"}).json()["results"]]
+    assert [row["id"] for row in search(desk, clinic, "byron").json()["results"]]
     patient.refresh_from_db()
     assert patient.search_name.startswith("byron")
 
@@ -502,7 +509,7 @@ def test_patient_list_query_count_does_not_grow_with_rows(
     many = count_queries(desk, patients_url(clinic))
     assert many == few
     with django_assert_max_num_queries(4):  # clinic, capabilities, count, page
-        desk.get(patients_url(clinic), {"q": "a"})
+        assert search(desk, clinic, "a").status_code == 200
 
 
 def test_patient_detail_query_count_does_not_grow_with_precautions(clinic, desk, patient):
@@ -524,3 +531,28 @@ def test_patient_rows_list_query_count_does_not_grow(clinic, pt, patient, suffix
     factory.create_batch(8, patient=patient)
     many = count_queries(pt, patients_url(clinic, patient, suffix))
     assert many == few
+
+
+def test_patient_search_in_a_query_string_is_refused(clinic, desk, patient):
+    response = desk.get(patients_url(clinic), {"q": patient.last_name})
+    assert_error(response, 400, "q")
+    assert "search/" in response.json()["errors"]["q"][0]
+
+
+def test_patient_search_needs_a_query_and_finds_only_this_clinics_patients(
+    clinic, other_clinic, desk, patient
+):
+    assert_error(search(desk, clinic, ""), 400, "q")
+    assert_error(search(desk, clinic, "x" * 101), 400, "q")
+    stranger = PatientFactory(clinic=other_clinic, last_name=patient.last_name)
+    found = search(desk, clinic, patient.last_name).json()["results"]
+    assert [row["id"] for row in found] == [str(patient.public_id)]
+    assert str(stranger.public_id) not in str(found)
+
+
+def test_patient_search_is_a_read_for_the_front_desk_and_therapists(
+    clinic, patient, receptionist, therapist, outsider, client_for
+):
+    for user in (receptionist, therapist):
+        assert search(client_for(user), clinic, patient.last_name).status_code == 200
+    assert search(client_for(outsider), clinic, patient.last_name).status_code == 404
