@@ -58,6 +58,29 @@ def validate_regions(value: Any) -> None:
         raise ValidationError("A region is listed twice.", code="invalid_regions")
 
 
+def dose_text(dose: Any, *, side: str = "") -> str:
+    """A dose (a library exercise's default or a prescribed item) as a therapist writes it:
+    '2 x 10, hold 5 s, left, 2/day, 5 days/week'; blank parts are left out."""
+    parts: list[str] = []
+    if dose.sets and dose.reps:
+        parts.append(f"{dose.sets} x {dose.reps}")
+    elif dose.reps:
+        parts.append(f"{dose.reps} reps")
+    elif dose.sets:
+        parts.append(f"{dose.sets} sets")
+    if dose.hold_seconds:
+        parts.append(f"hold {dose.hold_seconds} s")
+    if dose.minutes:
+        parts.append(f"{dose.minutes} min")
+    if side:
+        parts.append(side)
+    if dose.times_per_day:
+        parts.append(f"{dose.times_per_day}/day")
+    if dose.days_per_week:
+        parts.append(f"{dose.days_per_week} days/week")
+    return ", ".join(parts)
+
+
 def _dose(low: int, high: int, help_text: str) -> models.PositiveSmallIntegerField:
     return models.PositiveSmallIntegerField(
         null=True,
@@ -209,22 +232,7 @@ class Exercise(TimeStamped):
     @property
     def dose_text(self) -> str:
         """The default dose as a therapist writes it: '2 x 10, hold 5 s, 5 days/week'."""
-        parts: list[str] = []
-        if self.sets and self.reps:
-            parts.append(f"{self.sets} x {self.reps}")
-        elif self.reps:
-            parts.append(f"{self.reps} reps")
-        elif self.sets:
-            parts.append(f"{self.sets} sets")
-        if self.hold_seconds:
-            parts.append(f"hold {self.hold_seconds} s")
-        if self.minutes:
-            parts.append(f"{self.minutes} min")
-        if self.times_per_day:
-            parts.append(f"{self.times_per_day}/day")
-        if self.days_per_week:
-            parts.append(f"{self.days_per_week} days/week")
-        return ", ".join(parts)
+        return dose_text(self)
 
 
 class ContraindicationRule(TimeStamped):
@@ -722,24 +730,7 @@ class HomeProgramItem(models.Model):
     @property
     def dose_text(self) -> str:
         """The dose as the handout prints it: '2 x 10, hold 5 s, 2/day, 5 days/week'."""
-        parts: list[str] = []
-        if self.sets and self.reps:
-            parts.append(f"{self.sets} x {self.reps}")
-        elif self.reps:
-            parts.append(f"{self.reps} reps")
-        elif self.sets:
-            parts.append(f"{self.sets} sets")
-        if self.hold_seconds:
-            parts.append(f"hold {self.hold_seconds} s")
-        if self.minutes:
-            parts.append(f"{self.minutes} min")
-        if self.side:
-            parts.append(self.get_side_display().lower())
-        if self.times_per_day:
-            parts.append(f"{self.times_per_day}/day")
-        if self.days_per_week:
-            parts.append(f"{self.days_per_week} days/week")
-        return ", ".join(parts)
+        return dose_text(self, side=self.get_side_display().lower() if self.side else "")
 
 
 class HomeProgramLink(TimeStamped):
