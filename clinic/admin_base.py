@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
-from functools import cached_property
 from typing import Any
 
 from django import forms
@@ -18,7 +16,6 @@ from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.utils import label_for_field, lookup_field
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.paginator import Paginator
-from django.db import connections
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
@@ -27,6 +24,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_site import administers_any_clinic
 from clinic.capabilities import Capability, Role
+from clinic.paginators import LargeTablePaginator
 from clinic.tenancy import clinic_ids_visible_to
 
 
@@ -37,44 +35,6 @@ def scope_for_admin(queryset: QuerySet[Any], request: HttpRequest) -> QuerySet[A
     if hasattr(queryset, "visible_to"):
         return queryset.visible_to(request.user, Capability.USE_ADMIN)
     return queryset
-
-
-# --- Change lists that stay fast on large tables --------------------------------------------
-
-
-def planner_estimate(queryset: QuerySet[Any]) -> int | None:
-    """PostgreSQL's planner estimate of the rows `queryset` returns (EXPLAIN, nothing is read);
-    None on other databases."""
-    connection = connections[queryset.db]
-    if connection.vendor != "postgresql":
-        return None
-    sql, params = queryset.order_by().query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-        plan = cursor.fetchone()[0]
-    if isinstance(plan, str):
-        plan = json.loads(plan)
-    return int(plan[0]["Plan"]["Plan Rows"])
-
-
-class LargeTablePaginator(Paginator):
-    """A paginator that never counts a huge table. It counts exactly up to `exact_up_to` rows
-    (`SELECT COUNT(*) FROM (... LIMIT n+1)`, which stops early); beyond that the count is
-    PostgreSQL's planner estimate (never below what was counted), or the cap elsewhere. So a
-    change list of a million visits costs two cheap statements, not a full scan."""
-
-    exact_up_to = 10_000
-
-    @cached_property
-    def count(self) -> int:
-        queryset = self.object_list
-        if not isinstance(queryset, QuerySet):
-            return len(queryset)
-        counted = queryset.order_by()[: self.exact_up_to + 1].count()
-        if counted <= self.exact_up_to:
-            return counted
-        estimate = planner_estimate(queryset)
-        return max(counted, estimate or 0)
 
 
 # --- CSV export ------------------------------------------------------------------------------

@@ -12,8 +12,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from clinic.admin_base import LargeTablePaginator, csv_cell
+from clinic.admin_base import csv_cell
 from clinic.models import Room
+from clinic.paginators import LargeTablePaginator
 from patients.models import Visit
 from tests.factories import PatientFactory, RoomFactory, VisitFactory
 
@@ -117,6 +118,21 @@ def test_paginator_beyond_the_cap_never_counts_the_whole_table(clinic):
     assert counts
     assert all("LIMIT" in sql.upper() for sql in counts)
     assert len(queries) <= 2
+
+
+def test_paginator_takes_the_same_statements_below_and_beyond_the_cap(clinic):
+    """The estimate is asked for whatever the size, so a change list costs the same number of
+    queries on a small and a huge table (two on PostgreSQL, one elsewhere)."""
+    RoomFactory.create_batch(4, clinic=clinic)
+    with CaptureQueriesContext(connection) as small:
+        assert TinyCap(Room.objects.order_by("pk"), 2).count == 4
+    RoomFactory.create_batch(5, clinic=clinic)
+    with CaptureQueriesContext(connection) as large:
+        assert TinyCap(Room.objects.order_by("pk"), 2).count >= 6
+    assert len(small) == len(large) == (2 if connection.vendor == "postgresql" else 1)
+    for queries in (small, large):
+        sqls = [q["sql"].upper() for q in queries]
+        assert sum(sql.startswith("EXPLAIN") for sql in sqls) == len(sqls) - 1
 
 
 def test_visit_change_list_never_counts_every_row(as_admin, clinic):
