@@ -300,7 +300,11 @@ def test_the_database_itself_refuses_overlapping_occupying_visits(clinic, shared
 
 
 @pytest.mark.django_db
-def test_booking_locks_the_therapist_row_before_it_checks_and_inserts(clinic, desk, day):
+@pytest.mark.parametrize("one_statement", [True, False], ids=["one statement", "orm"])
+def test_booking_locks_the_therapist_row_before_it_checks_and_inserts(
+    clinic, desk, day, one_statement, monkeypatch
+):
+    monkeypatch.setattr(visits, "one_statement_booking", lambda: one_statement)
     (therapist,) = therapists_working(clinic, day, 1)
     patient = PatientFactory(clinic=clinic)
     starts_at = localize(dt.datetime.combine(day, dt.time(10)), clinic.tz)
@@ -315,8 +319,14 @@ def test_booking_locks_the_therapist_row_before_it_checks_and_inserts(clinic, de
         )
     sql = [q["sql"] for q in queries.captured_queries]
     lock = next(i for i, q in enumerate(sql) if "FOR UPDATE" in q and '"clinic_user"' in q)
-    overlap_check = next(
-        i for i, q in enumerate(sql) if q.startswith('SELECT "patients_visit"."id"')
-    )
-    insert = next(i for i, q in enumerate(sql) if q.startswith('INSERT INTO "patients_visit"'))
-    assert lock < overlap_check < insert
+    if one_statement:  # the overlap test and the INSERT are one statement (booking_sql)
+        overlap_check = insert = next(
+            i for i, q in enumerate(sql) if 'NOT EXISTS (SELECT 1 FROM "patients_visit"' in q
+        )
+        assert 'INSERT INTO "patients_visit"' in sql[insert]
+    else:
+        overlap_check = next(
+            i for i, q in enumerate(sql) if q.startswith('SELECT "patients_visit"."id"')
+        )
+        insert = next(i for i, q in enumerate(sql) if q.startswith('INSERT INTO "patients_visit"'))
+    assert lock < overlap_check <= insert

@@ -1,0 +1,254 @@
+"""The booking's one-statement path (patients/booking_sql.py) against the ORM checks.
+
+On PostgreSQL visit_book locks the therapist, then checks and inserts in one statement; the
+ORM checks run only when that statement finds something in the way, to say what. Each case
+here books the same request both ways (`one_statement_booking` on and off) and expects the
+same answer: the same visit and history row when it is free, the same error, code and field
+when it is not. PostgreSQL only: elsewhere there is only the ORM path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from clinic.errors import ApplicationError
+from clinic.models import Clinic, User
+from patients import visits
+from patients.models import Visit
+from patients.scheduling import localize
+from tests.factories import (
+    ClosureFactory,
+    PatientFactory,
+    RoomFactory,
+    TimeOffFactory,
+    UserFactory,
+    VisitFactory,
+    open_every_day,
+    therapist_in,
+    working_every_day,
+)
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="the one-statement path is PostgreSQL's"
+    ),
+    pytest.mark.django_db,
+]
+
+PATHS = ["one statement", "orm"]
+
+
+@pytest.fixture(params=PATHS)
+def path(request, monkeypatch) -> str:
+    monkeypatch.setattr(visits, "one_statement_booking", lambda: request.param != "orm")
+    return request.param
+
+
+@pytest.fixture
+def day(clinic) -> dt.date:
+    return timezone.localdate(None, clinic.tz) + dt.timedelta(days=9)
+
+
+@pytest.fixture
+def pt(clinic) -> User:
+    open_every_day(clinic, dt.time(8), dt.time(18))
+    return working_every_day(clinic, therapist_in(clinic), dt.time(9), dt.time(17))
+
+
+def at(clinic: Clinic, day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    return localize(dt.datetime.combine(day, dt.time(hour, minute)), clinic.tz)
+
+
+def book(clinic, pt, day, receptionist, *, hour=10, minute=0, minutes=45, **kwargs) -> Visit:
+    starts_at = at(clinic, day, hour, minute)
+    arguments: dict[str, Any] = {
+        "clinic": clinic,
+        "patient": kwargs.pop("patient", None) or PatientFactory(clinic=clinic),
+        "therapist": pt,
+        "starts_at": starts_at,
+        "ends_at": starts_at + dt.timedelta(minutes=minutes),
+        "by": receptionist,
+        **kwargs,
+    }
+    return visits.visit_book(**arguments)
+
+
+def refusal(call: Callable[[], object]) -> tuple[str, str, str]:
+    """(class, code, field) of what a booking raised."""
+    with pytest.raises((ApplicationError, ValidationError)) as info:
+        call()
+    exc = info.value
+    if isinstance(exc, ValidationError):
+        return "ValidationError", "", next(iter(exc.message_dict))
+    return type(exc).__name__, exc.code, exc.field or ""
+
+
+def test_a_free_slot_books_the_same_visit_and_history_row_both_ways(clinic, pt, day, receptionist):
+    monkey = pytest.MonkeyPatch()
+    rows = {}
+    try:
+        for hour, name in ((10, "one statement"), (12, "orm")):
+            monkey.setattr(visits, "one_statement_booking", lambda name=name: name != "orm")
+            room = RoomFactory(clinic=clinic)
+            visit = book(clinic, pt, day, receptionist, hour=hour, room=room, kind="treatment")
+            stored = Visit.objects.values().get(pk=visit.pk)
+            history = list(Visit.history.filter(id=visit.pk).values())
+            assert stored["public_id"] == visit.public_id
+            assert len(history) == 1
+            rows[name] = (visit, stored, history[0], room)
+    finally:
+        monkey.undo()
+    fast, orm = rows["one statement"], rows["orm"]
+    differ = {"id", "public_id", "created_at", "updated_at", "status_changed_at", "starts_at"}
+    differ |= {"ends_at", "patient_id", "room_id"}
+    for key in set(fast[1]) - differ:
+        assert fast[1][key] == orm[1][key], key
+    history_differ = differ | {"history_id", "history_date"}
+    for key in set(fast[2]) - history_differ:
+        assert fast[2][key] == orm[2][key], key
+    visit, stored, history, room = fast
+    assert history["history_type"] == "+"
+    assert history["history_user_id"] == receptionist.pk
+    assert history["room_id"] == room.pk == stored["room_id"]
+    assert history["starts_at"] == stored["starts_at"] == visit.starts_at
+    assert stored["booked_by_id"] == receptionist.pk
+    assert visit.pk == stored["id"]
+    assert not visit._state.adding
+
+
+def test_the_one_statement_path_books_in_four_statements_lock_first(clinic, pt, day, receptionist):
+    patient = PatientFactory(clinic=clinic)
+    with CaptureQueriesContext(connection) as queries:
+        book(clinic, pt, day, receptionist, patient=patient)
+    sql = [q["sql"] for q in queries.captured_queries]
+    # BEGIN and COMMIT; inside the test's transaction, a savepoint and its release
+    assert len(sql) == 4
+    assert sql[0].startswith(("BEGIN", "SAVEPOINT"))
+    assert sql[-1].startswith(("COMMIT", "RELEASE SAVEPOINT"))
+    assert "FOR UPDATE" in sql[1]
+    assert '"clinic_user"' in sql[1]
+    assert 'INSERT INTO "patients_visit"' in sql[2]
+    assert 'INSERT INTO "patients_historicalvisit"' in sql[2]
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("before opening", ("ApplicationError", "outside_opening_hours", "starts_at")),
+        ("closed day", ("ApplicationError", "clinic_closed", "starts_at")),
+        ("before the shift", ("ApplicationError", "outside_working_hours", "starts_at")),
+        ("time off", ("ConflictError", "therapist_time_off", "starts_at")),
+        ("therapist busy", ("ConflictError", "double_booking", "starts_at")),
+        ("room busy", ("ConflictError", "double_booking", "starts_at")),
+        ("patient busy", ("ConflictError", "double_booking", "starts_at")),
+        ("not a therapist here", ("ValidationError", "", "therapist")),
+    ],
+)
+def test_each_refusal_is_the_same_both_ways(path, case, expected, clinic, pt, day, receptionist):
+    patient = PatientFactory(clinic=clinic)
+    room = RoomFactory(clinic=clinic)
+    therapist = pt
+    start = at(clinic, day, 10)
+    if case == "before opening":
+        start = at(clinic, day, 7, 30)
+    elif case == "closed day":
+        ClosureFactory(clinic=clinic, starts_on=day, ends_on=day)
+    elif case == "before the shift":
+        start = at(clinic, day, 8, 15)
+    elif case == "time off":
+        TimeOffFactory(therapist=pt, starts_at=at(clinic, day, 10, 30), ends_at=at(clinic, day, 12))
+    elif case == "therapist busy":
+        VisitFactory(
+            clinic=clinic,
+            therapist=pt,
+            starts_at=at(clinic, day, 9, 30),
+            ends_at=at(clinic, day, 10, 15),
+        )
+    elif case == "room busy":
+        other = working_every_day(clinic, therapist_in(clinic))
+        VisitFactory(
+            clinic=clinic,
+            therapist=other,
+            room=room,
+            starts_at=at(clinic, day, 10, 30),
+            ends_at=at(clinic, day, 11),
+        )
+    elif case == "patient busy":
+        other = working_every_day(clinic, therapist_in(clinic))
+        VisitFactory(
+            clinic=clinic,
+            therapist=other,
+            patient=patient,
+            starts_at=at(clinic, day, 10, 40),
+            ends_at=at(clinic, day, 11, 30),
+        )
+    elif case == "not a therapist here":
+        therapist = UserFactory()
+    got = refusal(
+        lambda: visits.visit_book(
+            clinic=clinic,
+            patient=patient,
+            therapist=therapist,
+            room=room,
+            starts_at=start,
+            ends_at=start + dt.timedelta(minutes=45),
+            by=receptionist,
+        )
+    )
+    assert got == expected
+    assert not Visit.objects.filter(starts_at=start).exists()
+
+
+@pytest.mark.parametrize(
+    "case", ["back to back", "cancelled visit in the way", "other therapist's room-less visit"]
+)
+def test_what_does_not_block_books_both_ways(path, case, clinic, pt, day, receptionist):
+    patient = PatientFactory(clinic=clinic)
+    room = RoomFactory(clinic=clinic)
+    if case == "back to back":
+        VisitFactory(
+            clinic=clinic,
+            therapist=pt,
+            room=room,
+            patient=patient,
+            starts_at=at(clinic, day, 9),
+            ends_at=at(clinic, day, 10),
+        )
+    elif case == "cancelled visit in the way":
+        VisitFactory(
+            clinic=clinic,
+            therapist=pt,
+            room=room,
+            patient=patient,
+            starts_at=at(clinic, day, 10),
+            ends_at=at(clinic, day, 10, 45),
+            status=Visit.Status.CANCELLED,
+        )
+    else:
+        other = working_every_day(clinic, therapist_in(clinic))
+        VisitFactory(
+            clinic=clinic,
+            therapist=other,
+            room=None,
+            starts_at=at(clinic, day, 10),
+            ends_at=at(clinic, day, 10, 45),
+        )
+    visit = book(clinic, pt, day, receptionist, patient=patient, room=room)
+    assert Visit.objects.filter(pk=visit.pk, status=Visit.Status.BOOKED).exists()
+    assert Visit.history.filter(id=visit.pk, history_type="+").count() == 1
+
+
+def test_a_visit_ending_at_midnight_books_both_ways(path, clinic, day, receptionist):
+    open_every_day(clinic, dt.time(0), dt.time(23, 59, 59, 999999))
+    therapist = working_every_day(clinic, therapist_in(clinic), dt.time(0), dt.time.max)
+    visit = book(clinic, therapist, day, receptionist, hour=23, minute=15)
+    assert visit.ends_at.astimezone(clinic.tz).time() == dt.time(0)
