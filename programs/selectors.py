@@ -429,13 +429,26 @@ def _authorization(
     return use, [ComplianceFlag("authorization", level, message) for message in status.flags]
 
 
-def _goals_changed_flag(episode: EpisodeOfCare, plan: PlanOfCare) -> list[ComplianceFlag]:
-    """Long-term goals changed after the plan was certified: the plan must be recertified."""
-    changed = (
-        Goal.objects.for_clinic(episode.clinic_id)
-        .filter(episode=episode, term=Goal.Term.LONG, updated_at__gt=plan.created_at)
-        .aggregate(last=Max("updated_at"))["last"]
-    )
+def _goals_changed_flag(
+    episode: EpisodeOfCare, plan: PlanOfCare, goals: Sequence[Goal] | None
+) -> list[ComplianceFlag]:
+    """Long-term goals changed after the plan was certified: the plan must be recertified.
+    From the episode's `goals` when the caller has read them, else one query."""
+    if goals is None:
+        changed = (
+            Goal.objects.for_clinic(episode.clinic_id)
+            .filter(episode=episode, term=Goal.Term.LONG, updated_at__gt=plan.created_at)
+            .aggregate(last=Max("updated_at"))["last"]
+        )
+    else:
+        changed = max(
+            (
+                g.updated_at
+                for g in goals
+                if g.term == Goal.Term.LONG and g.updated_at > plan.created_at
+            ),
+            default=None,
+        )
     if changed is None:
         return []
     day = timezone.localdate(changed, episode.clinic.tz)
@@ -450,14 +463,22 @@ def _goals_changed_flag(episode: EpisodeOfCare, plan: PlanOfCare) -> list[Compli
 
 
 def episode_compliance(
-    *, episode: EpisodeOfCare, today: dt.date | None = None
+    *,
+    episode: EpisodeOfCare,
+    today: dt.date | None = None,
+    completed_starts: Sequence[dt.datetime] | None = None,
+    goals: Sequence[Goal] | None = None,
 ) -> EpisodeCompliance:
     """The episode's clocks as of `today` (the clinic's today): the progress report every 10
     treatment days, the active plan's certification and physician's signature, and the payer's
-    authorization, each with readable flags. Six queries at most, whatever the episode's size."""
+    authorization, each with readable flags. Six queries at most, whatever the episode's size;
+    four when the caller passes what it has read already: the starts of the episode's completed
+    visits and the episode's goals (the progress summary does)."""
     clinic = episode.clinic
     today = today or timezone.localdate(timezone=clinic.tz)
-    starts = _completed_visit_starts(episode)
+    starts = (
+        list(completed_starts) if completed_starts is not None else _completed_visit_starts(episode)
+    )
     evaluations = _evaluation_facts(episode)
     treatment_dates = _treatment_dates(episode, starts, evaluations)
     clock = compliance.progress_report_status(
@@ -476,7 +497,7 @@ def episode_compliance(
     certification, certification_flags = _certification(plan, today)
     flags += certification_flags
     if plan is not None:
-        flags += _goals_changed_flag(episode, plan)
+        flags += _goals_changed_flag(episode, plan, goals)
     elif episode.status == EpisodeOfCare.Status.ACTIVE:
         flags.append(
             ComplianceFlag(

@@ -136,16 +136,23 @@ def progress_summary_data(visit: Visit) -> dict[str, Any]:
     clinic = visit.clinic
     day = visit_day(visit)
     today = timezone.localdate(timezone=clinic.tz)
-    state = episode_compliance(episode=episode, today=today)
+    completed = list(
+        Visit.objects.for_clinic(episode.clinic_id)
+        .filter(episode=episode, status=Visit.Status.COMPLETED)
+        .order_by("starts_at", "pk")
+        .values_list("pk", "starts_at")
+    )
+    episode_goals = list(Goal.objects.for_clinic(episode.clinic_id).filter(episode=episode))
+    state = episode_compliance(
+        episode=episode,
+        today=today,
+        completed_starts=[starts for _, starts in completed],
+        goals=episode_goals,
+    )
     plan = (
         state.certification.plan
         if state.certification is not None
         else plan_active(episode=episode)
-    )
-    completed = list(
-        Visit.objects.filter(episode=episode, status=Visit.Status.COMPLETED)
-        .order_by("starts_at", "pk")
-        .values_list("pk", "starts_at")
     )
     number = next((i for i, (pk, _) in enumerate(completed, 1) if pk == visit.pk), len(completed))
     previous_start = completed[number - 2][1] if number > 1 else None
@@ -181,7 +188,7 @@ def progress_summary_data(visit: Visit) -> dict[str, Any]:
     note = _note_with_items(visit)
     goals = [
         {"term": g.term, "description": g.description, "status": g.status}
-        for g in Goal.objects.filter(episode=episode).order_by("term", "pk")
+        for g in sorted(episode_goals, key=lambda g: (g.term, g.pk))
     ]
     next_visit = (
         Visit.objects.filter(
