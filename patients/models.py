@@ -365,6 +365,8 @@ class Visit(TimeStamped):
             models.Index(fields=["starts_at", "id"], name="patients_visit_starts"),
             models.Index(fields=["status", "starts_at"], name="patients_visit_status_any"),
             models.Index(fields=["clinic", "kind", "starts_at"], name="patients_visit_kind"),
+            # The visits report's completed visits per episode: counted from the index alone.
+            models.Index(fields=["episode", "status", "id"], name="patients_visit_episode_status"),
         ]
 
     def __str__(self) -> str:
@@ -422,6 +424,12 @@ class EpisodeOfCare(TimeStamped):
             # The admin's change list and the reports: by clinic or therapist, newest first.
             models.Index(fields=["clinic", "started_on"], name="patients_episode_started"),
             models.Index(fields=["therapist", "started_on"], name="patients_episode_therapist"),
+            # The compliance report: the active episodes only, not every episode ever treated.
+            models.Index(
+                fields=["clinic", "started_on"],
+                condition=Q(status="active"),
+                name="patients_episode_active",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -551,6 +559,10 @@ class Goal(TimeStamped):
         return f"Goal {self.public_id}"
 
 
+# A score that counts: computed and not entered in error (the reports' and charts' filter).
+VALID_SCORE = Q(entered_in_error=False, score__isnull=False)
+
+
 class OutcomeMeasure(TimeStamped):
     """A questionnaire or scale as answered: the raw answers and the instrument version are kept;
     the score is computed from them by patients.outcomes (and stored for reports)."""
@@ -593,7 +605,19 @@ class OutcomeMeasure(TimeStamped):
             models.Index(
                 fields=["clinic", "episode", "instrument", "recorded_on"],
                 name="patients_outcome_series",
-            )
+            ),
+            # The outcomes report: the scores recorded in a period, then each of those episodes'
+            # first and latest score, read from the index alone (no row fetched).
+            models.Index(
+                fields=["recorded_on", "instrument", "episode"],
+                condition=VALID_SCORE,
+                name="patients_outcome_recorded",
+            ),
+            models.Index(
+                fields=["episode", "instrument", "recorded_on", "id", "score"],
+                condition=VALID_SCORE,
+                name="patients_outcome_first_last",
+            ),
         ]
 
     def __str__(self) -> str:

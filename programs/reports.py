@@ -603,6 +603,20 @@ def _measures(instrument: str, period: Period) -> QuerySet[OutcomeMeasure]:
     )
 
 
+def _measured_in(period: Period) -> QuerySet[OutcomeMeasure, Any]:
+    """The episodes with an ODI or NPRS recorded in the period: exactly those whose latest one
+    (up to the period's end) falls in it. Read by the date (index `patients_outcome_recorded`),
+    so the report looks at the period's measures and those episodes' series, never every
+    episode's whole history."""
+    return OutcomeMeasure.objects.filter(
+        recorded_on__gte=period.starts_on,
+        recorded_on__lte=period.ends_on,
+        instrument__in=OUTCOME_INSTRUMENTS,
+        entered_in_error=False,
+        score__isnull=False,
+    ).values("episode_id")
+
+
 def _score(instrument: str, value: Decimal) -> outcomes.Score:
     found = outcomes.instrument_get(instrument)
     return outcomes.Score(
@@ -617,7 +631,9 @@ def _score(instrument: str, value: Decimal) -> outcomes.Score:
 
 def outcomes_report(*, clinics: list[Clinic], period: Period) -> Report:
     """Mean ODI and NPRS improvement per episode, and the share of episodes reaching the MCID,
-    per therapist and per clinic: one query (baseline and latest scores as subqueries)."""
+    per therapist and per clinic: one query (baseline and latest scores as subqueries), over
+    the episodes with a score recorded in the period only (`_measured_in`), whatever the
+    number of episodes and scores before it."""
     annotations: dict[str, Any] = {}
     for code in OUTCOME_INSTRUMENTS:
         first = _measures(code, period).order_by("recorded_on", "pk")
@@ -627,15 +643,11 @@ def outcomes_report(*, clinics: list[Clinic], period: Period) -> Report:
         annotations[f"{code}_latest"] = Subquery(last.values("score")[:1])
         annotations[f"{code}_latest_pk"] = Subquery(last.values("pk")[:1])
         annotations[f"{code}_latest_on"] = Subquery(last.values("recorded_on")[:1])
-    in_period = Q()
-    for code in OUTCOME_INSTRUMENTS:
-        in_period |= Q(
-            **{f"{code}_latest_on__gte": period.starts_on, f"{code}_latest_on__lte": period.ends_on}
-        )
     episodes = (
-        EpisodeOfCare.objects.filter(clinic__in=[c.pk for c in clinics])
+        EpisodeOfCare.objects.filter(
+            clinic__in=[c.pk for c in clinics], pk__in=_measured_in(period)
+        )
         .annotate(**annotations)
-        .filter(in_period)
         .values(
             "pk",
             "public_id",
@@ -770,11 +782,17 @@ def compliance_report(
     episodes, their completed or billed visits (with signed units), evaluations, active plans.
     `today` overrides every clinic's own today (for tests)."""
     ids = [c.pk for c in clinics]
+    by_id = {c.pk: c for c in clinics}
+    # Only the columns the clocks read (index `patients_episode_active`); the clinics are the
+    # ones given, not read again per episode.
     episodes = list(
         EpisodeOfCare.objects.filter(clinic__in=ids, status=EpisodeOfCare.Status.ACTIVE)
-        .select_related("clinic", "patient", "therapist")
+        .select_related("patient", "therapist")
+        .only(*COMPLIANCE_EPISODE_FIELDS)
         .order_by("clinic__name", "therapist__last_name", "started_on", "pk")
     )
+    for episode in episodes:
+        episode.clinic = by_id[episode.clinic_id]
     active = EpisodeOfCare.objects.filter(clinic__in=ids, status=EpisodeOfCare.Status.ACTIVE)
     starts: dict[int, list[dt.datetime]] = defaultdict(list)
     units: dict[int, list[tuple[dt.datetime, int]]] = defaultdict(list)
@@ -799,6 +817,8 @@ def compliance_report(
     plans = {
         plan.episode_id: plan
         for plan in PlanOfCare.objects.filter(episode__in=active, status=PlanOfCare.Status.ACTIVE)
+        .only(*COMPLIANCE_PLAN_FIELDS)
+        .order_by()  # one active plan per episode (a constraint): no order needed
     }
 
     rows: list[dict[str, Any]] = []
@@ -896,6 +916,28 @@ def compliance_report(
     )
 
 
+COMPLIANCE_EPISODE_FIELDS = (
+    "public_id",
+    "clinic_id",
+    "started_on",
+    "progress_report_clock",
+    "auth_visits",
+    "auth_units",
+    "auth_starts_on",
+    "auth_ends_on",
+    "patient__mrn",
+    "therapist__first_name",
+    "therapist__last_name",
+    "therapist__username",
+)
+COMPLIANCE_PLAN_FIELDS = (
+    "episode_id",
+    "starts_on",
+    "first_treatment_on",
+    "certified_until",
+    "physician_signed_on",
+    "verbal_order_on",
+)
 COMPLIANCE_COUNTS = {
     "progress_due": "Progress report due or overdue",
     "progress_soon": "Progress report due within 2 treatment days",

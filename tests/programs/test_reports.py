@@ -290,6 +290,64 @@ def test_outcomes_mean_change_and_mcid_share_per_therapist_and_clinic(
     assert episodes[str(three.public_id)]["odi_latest"] == Decimal("24")
 
 
+def test_outcomes_read_only_the_periods_scores_and_keep_a_baseline_from_years_before(
+    clinic, django_assert_num_queries
+):
+    """The report starts from the scores recorded in the period (an index on the date), so an
+    episode counts exactly when its latest score up to the period's end is in the period: one
+    that started years before keeps its first score as the baseline; one whose only score in
+    the period is void (entered in error, or without a score) or of another instrument, or
+    whose scores all lie before or after the period, is left out."""
+    ann = named(clinic, "Ann", "Archer")
+    long_ago = dt.date(2022, 3, 1)
+    old = EpisodeOfCareFactory(clinic=clinic, therapist=ann, started_on=long_ago)
+    measure(old, "odi", "60", long_ago)  # the baseline, four years before
+    measure(old, "odi", "50", dt.date(2024, 6, 1))
+    measure(old, "odi", "30", dt.date(2026, 9, 1))  # first day of the period: 30 better
+    measure(old, "nprs", "8", long_ago)
+    measure(old, "nprs", "7", dt.date(2026, 8, 31))  # NPRS latest before the period: not shown
+    edge = EpisodeOfCareFactory(clinic=clinic, therapist=ann)
+    measure(edge, "nprs", "6", dt.date(2026, 8, 1))
+    measure(edge, "nprs", "2", dt.date(2026, 9, 30))  # last day of the period
+    void = EpisodeOfCareFactory(clinic=clinic, therapist=ann)
+    measure(void, "odi", "40", dt.date(2026, 8, 1))
+    measure(void, "odi", "10", dt.date(2026, 9, 10), entered_in_error=True)
+    unscored = measure(void, "odi", "12", dt.date(2026, 9, 11))
+    OutcomeMeasure.objects.filter(pk=unscored.pk).update(score=None)
+    other = EpisodeOfCareFactory(clinic=clinic, therapist=ann)
+    measure(other, "odi", "40", dt.date(2026, 8, 1))
+    OutcomeMeasureFactory(
+        episode=other,
+        instrument="psfs",
+        version="1",
+        score=Decimal("5"),
+        recorded_on=SEPTEMBER.ends_on,
+    )
+    before = EpisodeOfCareFactory(clinic=clinic, therapist=ann)
+    measure(before, "odi", "40", dt.date(2026, 7, 1))
+    measure(before, "odi", "20", dt.date(2026, 8, 31))
+    after = EpisodeOfCareFactory(clinic=clinic, therapist=ann)
+    measure(after, "odi", "40", dt.date(2026, 10, 1))
+    measure(after, "odi", "20", dt.date(2026, 10, 2))
+
+    with django_assert_num_queries(1):
+        report = reports.outcomes_report(clinics=[clinic], period=SEPTEMBER)
+
+    episodes = {row["episode"]: row for row in rows(report, "episodes")}
+    assert set(episodes) == {str(old.public_id), str(edge.public_id)}
+    row = episodes[str(old.public_id)]
+    assert (row["odi_baseline"], row["odi_latest"], row["odi_improvement"]) == (
+        Decimal("60"),
+        Decimal("30"),
+        Decimal("30"),
+    )
+    assert "nprs_latest" not in row
+    assert episodes[str(edge.public_id)]["nprs_baseline"] == Decimal("6")
+    assert episodes[str(edge.public_id)]["nprs_latest"] == Decimal("2")
+    [per_clinic] = rows(report, "clinics")
+    assert (per_clinic["odi_episodes"], per_clinic["nprs_episodes"]) == (1, 1)
+
+
 # --- Compliance --------------------------------------------------------------------------------
 
 
