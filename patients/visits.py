@@ -411,19 +411,7 @@ def visit_book(
             status_changed_at=timezone.now(),
         )
 
-    def book() -> Visit:
-        if one_statement_booking():
-            # PostgreSQL: lock, then check and insert in one statement (patients.booking_sql);
-            # only when that finds something in the way do the checks below run, to say what.
-            if not therapist_lock(therapist=therapist, clinic_id=clinic.pk):
-                raise ValidationError(
-                    {"therapist": "No active therapist with this id in this clinic."}
-                )
-            visit = new_visit()
-            if visit_insert_if_free(visit, by=by):
-                return visit
-        else:
-            _lock_therapist(therapist, clinic)
+    def checks() -> None:
         check_overlaps(
             clinic=clinic,
             patient=patient,
@@ -433,9 +421,28 @@ def visit_book(
             ends_at=ends_at,
         )
         check_availability(clinic=clinic, therapist=therapist, starts_at=starts_at, ends_at=ends_at)
+
+    def book_in_one_statement() -> Visit | None:
+        if not therapist_lock(therapist=therapist, clinic_id=clinic.pk):
+            raise ValidationError({"therapist": "No active therapist with this id in this clinic."})
+        visit = new_visit()
+        return visit if visit_insert_if_free(visit, by=by) else None
+
+    def book() -> Visit:
+        _lock_therapist(therapist, clinic)
+        checks()
         return _insert([new_visit()], by=by)[0]  # a new row on every attempt
 
     try:
+        if one_statement_booking():
+            # PostgreSQL: lock, then check and insert in one statement (patients.booking_sql).
+            # When something is in the way, that transaction has ended (releasing the lock for
+            # the next booker) and the checks say what, as a 400 or 409; if they find nothing
+            # (it moved meanwhile), the booking runs again the ORM way below.
+            booked = _retrying(book_in_one_statement)
+            if booked is not None:
+                return booked
+            checks()
         return _retrying(book)
     except IntegrityError as exc:
         raise _lost_race([new_visit()], clinic) from exc
