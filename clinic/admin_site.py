@@ -100,6 +100,14 @@ class PracticeAdminSite(admin.AdminSite):
         ]
         return super().index(request, {**(extra_context or {}), "practice_pages": links})
 
+    def autocomplete_view(self, request: HttpRequest) -> HttpResponse:
+        """Django's autocomplete, also by POST so that the term stays out of URLs (see
+        clinic/admin_base.py, which imports this module)."""
+        from clinic.admin_base import PostedAutocompleteJsonView
+
+        view = PostedAutocompleteJsonView.as_view(admin_site=self)
+        return view(request)  # type: ignore[return-value]
+
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user
         if not user.is_active:

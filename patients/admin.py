@@ -127,6 +127,7 @@ class PatientAdmin(ClinicScopedAdmin):
     list_select_related = ["clinic"]
     search_fields = ["mrn"]  # the search itself is Patient.objects.matching (names, dates, phones)
     search_help_text = "Name, date of birth (YYYY-MM-DD), MRN or phone."
+    holds_patient_data = True  # so its search, and every search reaching it, stays out of URLs
     readonly_fields = ["mrn", "archived_at", "created_at", "updated_at"]
     inlines = [PrecautionInline, DiagnosisInline]
     actions = ["transfer_patients", "archive_patients", "restore_patients"]

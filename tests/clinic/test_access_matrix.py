@@ -41,6 +41,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.request import Request
 from rest_framework.test import APIClient, APIRequestFactory
 
+from clinic.admin_base import searches_patient_data
 from clinic.api.permissions import HasClinicCapability
 from clinic.capabilities import ROLE_CAPABILITIES, Capability, Role
 from clinic.models import Clinic, Room, User
@@ -929,7 +930,8 @@ def test_admin_autocomplete_offers_only_the_administrators_clinics(
     app_label, model_name, field_name, remote, world
 ):
     """Every autocomplete of the admin, searched by an administrator of one clinic with nothing
-    and with the other clinic's patients' names and MRNs: only rows of their clinic."""
+    and with the other clinic's patients' names and MRNs: only rows of their clinic. Searched
+    as the widgets search, by POST (the term in the body, never in the URL)."""
     client = Client()
     client.force_login(world.users[Role.CLINIC_ADMIN])
     theirs = _rows_of_model(remote, world.other, besides=world.clinic)
@@ -939,7 +941,7 @@ def test_admin_autocomplete_offers_only_the_administrators_clinics(
     patient = world.other_rows[Patient]
     offered: set[int] = set()
     for term in ("", patient.mrn, patient.last_name, patient.first_name):
-        response = client.get(
+        response = client.post(
             "/admin/autocomplete/",
             {
                 "app_label": app_label,
@@ -953,6 +955,18 @@ def test_admin_autocomplete_offers_only_the_administrators_clinics(
         assert not ids & theirs, f"{term!r} offers rows of another clinic: {ids & theirs}"
         offered |= ids
     assert offered & mine, "the autocomplete offers nothing of the administrator's own clinic"
+    # The same search in a URL is refused where it can match patient data.
+    in_url = client.get(
+        "/admin/autocomplete/",
+        {
+            "app_label": app_label,
+            "model_name": model_name,
+            "field_name": field_name,
+            "term": patient.last_name,
+        },
+    )
+    holds_patients = searches_patient_data(admin.site.get_model_admin(remote))
+    assert in_url.status_code == (400 if holds_patients else 200), in_url.content[:200]
 
 
 # --- Staff pages ----------------------------------------------------------------------------------
