@@ -24,6 +24,7 @@ from clinic.models import AccessLog
 from clinic.selectors import clinic_capabilities, clinic_get_for_member
 from patients import selectors, services
 from patients.api import serializers as s
+from patients.api.pagination import SearchPagination
 from patients.models import Diagnosis, Patient, Precaution, PrecautionKind
 
 
@@ -77,10 +78,11 @@ class PatientViewSet(LogsPatientReads, mixins.ListModelMixin, ClinicScopedViewSe
         return super().list(request, *args, **kwargs)
 
     @extend_schema(request=s.PatientSearchSerializer, responses=s.PatientSerializer(many=True))
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], pagination_class=SearchPagination)
     def search(self, request: Request, clinic_id: str) -> Response:
         """Every word must match a name (any part), a date of birth, an MRN or a phone number;
-        paginated like the list (`?page=`, `?page_size=`)."""
+        paginated like the list (`?page=`, `?page_size=`), the count capped at 500 (then
+        `count_capped` is true: refine the search)."""
         query = s.PatientSearchSerializer(data=request.data)
         query.is_valid(raise_exception=True)
         found = selectors.patient_search(
