@@ -57,13 +57,3 @@ class SearchPagination(Pagination):
                 "results": data,
             }
         )
-
-    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
-        paged = super().get_paginated_response_schema(schema)
-        paged["properties"]["count"]["description"] = f"Matches, counted up to {SEARCH_COUNT_CAP}."
-        paged["properties"]["count_capped"] = {
-            "type": "boolean",
-            "description": f"More than {SEARCH_COUNT_CAP} patients match: refine the search.",
-        }
-        paged["required"] = [*paged.get("required", []), "count_capped"]
-        return paged

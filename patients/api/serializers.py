@@ -123,3 +123,15 @@ class PatientSearchSerializer(serializers.Serializer):
         max_length=100, trim_whitespace=True, help_text="Name, date of birth, MRN or phone"
     )
     include_archived = serializers.BooleanField(required=False, default=False)
+
+
+class PatientSearchPageSerializer(serializers.Serializer):
+    """A page of a patient search (documentation of the answer; see patients/api/pagination.py)."""
+
+    count = serializers.IntegerField(help_text="Matches, counted up to 500.")
+    count_capped = serializers.BooleanField(
+        help_text="More than 500 patients match: the pages hold the first 500; refine the search."
+    )
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = PatientSerializer(many=True)

@@ -77,7 +77,7 @@ class PatientViewSet(LogsPatientReads, mixins.ListModelMixin, ClinicScopedViewSe
             )
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(request=s.PatientSearchSerializer, responses=s.PatientSerializer(many=True))
+    @extend_schema(request=s.PatientSearchSerializer, responses=s.PatientSearchPageSerializer)
     @action(detail=False, methods=["post"], pagination_class=SearchPagination)
     def search(self, request: Request, clinic_id: str) -> Response:
         """Every word must match a name (any part), a date of birth, an MRN or a phone number;
