@@ -156,12 +156,14 @@ class Size:
 
 
 # quick and full share the practice's shape (20 clinics of 10 therapists, so every calendar and
-# slot search has the same width) and differ in history: 10k visits cover about three weeks,
-# 1M about five years; both fill roughly 40% of the working slots.
+# slot search has the same width) and its future (8 days booked ahead: the same episodes
+# running and about to start, so today's compliance clocks cover the same work), and differ in
+# history: 10k visits cover about three weeks, 1M about five years; both fill roughly 40% of
+# the working slots.
 SIZES: dict[str, Size] = {
     "tiny": Size("tiny", 600, 2, 4, 120, past_days=12, future_days=7, active_episodes=4),
     "quick": Size("quick", 10_000, 20, 10, 2_000, past_days=8, future_days=8),
-    "full": Size("full", 1_000_000, 20, 10, 100_000, past_days=1_826 - 56, future_days=56),
+    "full": Size("full", 1_000_000, 20, 10, 100_000, past_days=1_826 - 8, future_days=8),
     # `python -m bench summaries` (bench/summaries.py): the quick practice over five weeks,
     # nearly all of it past, for at least 10,000 completed visits to summarise.
     # Three episodes at a time per therapist, so that episodes run their whole length (6 to 16
