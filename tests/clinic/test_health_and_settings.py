@@ -116,3 +116,12 @@ def test_check_deploy_with_production_settings_has_no_warnings(tmp_path):
     assert result.returncode == 0, output
     assert "System check identified no issues" in output
     assert "WARNING" not in output
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL setting")
+@pytest.mark.django_db
+def test_postgresql_connections_run_without_jit_compilation():
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)
