@@ -457,15 +457,19 @@ class EpisodeOfCareAdmin(_ClinicalAdmin):
             _saved(obj, episode)
 
     def _end(self, request: HttpRequest, queryset: QuerySet[EpisodeOfCare], how: Any) -> None:
-        done = 0
+        done = cancelled = 0
         for episode in queryset.select_related("clinic"):
             try:
-                how(episode=episode, by=actor(request))
+                cancelled += len(how(episode=episode, by=actor(request)).cancelled)
                 done += 1
             except (ValidationError, ApplicationError) as exc:
                 reason = exc.message if isinstance(exc, ApplicationError) else exc.messages[0]
                 self.message_user(request, f"{episode}: {reason}", messages.WARNING)
-        self.message_user(request, f"Ended {done} episode(s).")
+        self.message_user(
+            request,
+            f"Ended {done} episode(s)"
+            + (f"; cancelled their {cancelled} booked visit(s)." if cancelled else "."),
+        )
 
     @admin.action(description="Discharge the selected episodes today")
     def discharge_today(self, request: HttpRequest, queryset: QuerySet[EpisodeOfCare]) -> None:

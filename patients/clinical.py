@@ -24,6 +24,7 @@ Every change is kept by django-simple-history, attributed to `by`.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -48,6 +49,7 @@ from patients.models import (
     Patient,
     Visit,
 )
+from patients.visits import visit_cancel
 
 ADDENDUM_MAX = 10_000
 # Kinds that only a licensed physical therapist (not an assistant) may sign.
@@ -232,7 +234,17 @@ def episode_update(*, episode: EpisodeOfCare, by: User | None, **fields: Any) ->
     return episode
 
 
-def _end(episode: EpisodeOfCare, *, status: str, ended_on: dt.date, by: User | None) -> None:
+@dataclass(frozen=True)
+class EpisodeEnd:
+    """An ended episode and the booked visits of it that were cancelled with it."""
+
+    episode: EpisodeOfCare
+    cancelled: list[Visit]
+
+
+def _end(episode: EpisodeOfCare, *, status: str, ended_on: dt.date, by: User | None) -> EpisodeEnd:
+    """End the episode and cancel its visits still booked from now on (the clinic's
+    cancellation, never a late one; the calendar frees the time). A checked-in visit stays."""
     _ensure_active(episode)
     if ended_on < episode.started_on:
         raise ValidationError(
@@ -243,31 +255,40 @@ def _end(episode: EpisodeOfCare, *, status: str, ended_on: dt.date, by: User | N
     episode.status = status
     episode.ended_on = ended_on
     record_save(episode, by=by, update_fields=["status", "ended_on"])
+    reason = "Episode discharged" if status == EpisodeOfCare.Status.DISCHARGED else "Episode closed"
+    booked = (
+        Visit.objects.for_clinic(episode.clinic_id)
+        .filter(episode=episode, status=Visit.Status.BOOKED, starts_at__gt=timezone.now())
+        .select_related("clinic")
+        .order_by("starts_at", "pk")
+    )
+    # One visit at a time through the state machine (its lock, history and rules); an
+    # episode has at most a series' worth of visits ahead (patients.visits.MAX_SERIES).
+    cancelled = [visit_cancel(visit=v, by=by, reason=reason, by_clinic=True) for v in booked]
+    return EpisodeEnd(episode=episode, cancelled=cancelled)
 
 
 @transaction.atomic
-def episode_discharge(
-    *, episode: EpisodeOfCare, ended_on: dt.date, by: User | None
-) -> EpisodeOfCare:
-    """The patient is discharged: the episode ends (follow-ups stop for discharged episodes)."""
+def episode_discharge(*, episode: EpisodeOfCare, ended_on: dt.date, by: User | None) -> EpisodeEnd:
+    """The patient is discharged: the episode ends (follow-ups stop for discharged episodes)
+    and its visits still booked are cancelled."""
     episode = EpisodeOfCare.objects.select_for_update().get(pk=episode.pk)
-    _end(episode, status=EpisodeOfCare.Status.DISCHARGED, ended_on=ended_on, by=by)
-    return episode
+    return _end(episode, status=EpisodeOfCare.Status.DISCHARGED, ended_on=ended_on, by=by)
 
 
 @transaction.atomic
 def episode_close(
     *, episode: EpisodeOfCare, by: User | None, ended_on: dt.date | None = None
-) -> EpisodeOfCare:
-    """End an episode without a discharge (the patient stopped coming, opened in error)."""
+) -> EpisodeEnd:
+    """End an episode without a discharge (the patient stopped coming, opened in error); its
+    visits still booked are cancelled."""
     episode = EpisodeOfCare.objects.select_for_update().get(pk=episode.pk)
-    _end(
+    return _end(
         episode,
         status=EpisodeOfCare.Status.CLOSED,
         ended_on=ended_on or _today(episode.clinic),
         by=by,
     )
-    return episode
 
 
 # --- Evaluations -----------------------------------------------------------------------------

@@ -175,6 +175,20 @@ class EpisodeCloseSerializer(serializers.Serializer):
     ended_on = serializers.DateField(required=False, help_text="Default: today at the clinic.")
 
 
+class CancelledVisitSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    starts_at = serializers.DateTimeField()
+
+
+class EpisodeEndedSerializer(EpisodeSerializer):
+    """The ended episode, and its visits that were still booked and are now cancelled."""
+
+    cancelled_visits = CancelledVisitSerializer(many=True, read_only=True)
+
+    class Meta(EpisodeSerializer.Meta):
+        fields = [*EpisodeSerializer.Meta.fields, "cancelled_visits"]
+
+
 # --- Evaluations -----------------------------------------------------------------------------
 
 

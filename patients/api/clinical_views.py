@@ -202,25 +202,39 @@ class EpisodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _Clinical
         episode = clinical.episode_update(episode=episode, by=actor(request), **data)
         return Response(s.EpisodeSerializer(self._episode(episode.public_id)).data)
 
-    @extend_schema(request=s.EpisodeEndSerializer, responses=s.EpisodeSerializer)
+    def _ended(self, public_id: str, ended: clinical.EpisodeEnd) -> Response:
+        data = dict(s.EpisodeSerializer(self._episode(public_id)).data)
+        data["cancelled_visits"] = [
+            {"id": str(v.public_id), "starts_at": v.starts_at.astimezone(v.clinic.tz).isoformat()}
+            for v in ended.cancelled
+        ]
+        return Response(data)
+
+    @extend_schema(request=s.EpisodeEndSerializer, responses=s.EpisodeEndedSerializer)
     @action(detail=True, methods=["post"])
     def discharge(self, request: Request, clinic_id: str, public_id: str) -> Response:
-        """Discharge the patient: the episode ends on `ended_on`."""
+        """Discharge the patient: the episode ends on `ended_on`, and its visits still booked
+        are cancelled (listed in `cancelled_visits`)."""
         episode = self.get_object()
         serializer = s.EpisodeEndSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        clinical.episode_discharge(episode=episode, by=actor(request), **serializer.validated_data)
-        return Response(s.EpisodeSerializer(self._episode(public_id)).data)
+        ended = clinical.episode_discharge(
+            episode=episode, by=actor(request), **serializer.validated_data
+        )
+        return self._ended(public_id, ended)
 
-    @extend_schema(request=s.EpisodeCloseSerializer, responses=s.EpisodeSerializer)
+    @extend_schema(request=s.EpisodeCloseSerializer, responses=s.EpisodeEndedSerializer)
     @action(detail=True, methods=["post"])
     def close(self, request: Request, clinic_id: str, public_id: str) -> Response:
-        """End the episode without a discharge (the patient stopped coming, opened in error)."""
+        """End the episode without a discharge (the patient stopped coming, opened in error);
+        its visits still booked are cancelled (listed in `cancelled_visits`)."""
         episode = self.get_object()
         serializer = s.EpisodeCloseSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        clinical.episode_close(episode=episode, by=actor(request), **serializer.validated_data)
-        return Response(s.EpisodeSerializer(self._episode(public_id)).data)
+        ended = clinical.episode_close(
+            episode=episode, by=actor(request), **serializer.validated_data
+        )
+        return self._ended(public_id, ended)
 
 
 # --- Evaluations -----------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from tests.factories import (
     OutcomeMeasureFactory,
     PatientFactory,
     SignedEvaluationFactory,
+    VisitFactory,
     therapist_in,
 )
 
@@ -250,12 +251,35 @@ def test_episode_patch_discharge_and_close(clinic, pt, episode):
         "discharged",
         today(clinic).isoformat(),
     )
+    assert response.json()["cancelled_visits"] == []
     response = pt.patch(episode_url(clinic, episode), {"auth_visits": 3}, format="json")
     assert response.status_code == 400
     assert response.json()["code"] == "episode_ended"
     other = EpisodeOfCareFactory(clinic=clinic)
     response = pt.post(episode_url(clinic, other, "close/"), {}, format="json")
     assert response.json()["status"] == "closed"
+
+
+def test_episode_discharge_lists_the_visits_it_cancelled(clinic, pt, episode):
+    starts_at = timezone.now() + dt.timedelta(days=2)
+    booked = VisitFactory(
+        clinic=clinic,
+        patient=episode.patient,
+        episode=episode,
+        starts_at=starts_at,
+        ends_at=starts_at + dt.timedelta(minutes=45),
+    )
+    response = pt.post(
+        episode_url(clinic, episode, "discharge/"),
+        {"ended_on": today(clinic).isoformat()},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["cancelled_visits"] == [
+        {"id": str(booked.public_id), "starts_at": starts_at.astimezone(clinic.tz).isoformat()}
+    ]
+    booked.refresh_from_db()
+    assert booked.status == "cancelled"
 
 
 def test_episode_discharge_needs_the_date(clinic, pt, episode):

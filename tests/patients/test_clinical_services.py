@@ -24,6 +24,7 @@ from patients.models import (
     Goal,
     OutcomeMeasure,
     Patient,
+    Visit,
 )
 from patients.outcomes import ODI_SECTIONS
 from tests.factories import (
@@ -249,6 +250,40 @@ def test_episode_discharge_refuses_an_end_before_the_start_or_in_the_future(
     assert list(field_errors(caught)) == ["ended_on"]
     episode.refresh_from_db()
     assert episode.status == EpisodeOfCare.Status.ACTIVE
+
+
+@pytest.mark.parametrize("end", [clinical.episode_discharge, clinical.episode_close])
+def test_ending_an_episode_cancels_its_visits_still_booked(episode, therapist, clinic, end):
+    now = timezone.now()
+
+    def visit(hours: int, status: str = Visit.Status.BOOKED, **kwargs) -> Visit:
+        starts_at = now + dt.timedelta(hours=hours)
+        return VisitFactory(
+            clinic=clinic,
+            patient=episode.patient,
+            therapist=therapist,
+            episode=kwargs.pop("episode", episode),
+            starts_at=starts_at,
+            ends_at=starts_at + dt.timedelta(minutes=45),
+            status=status,
+        )
+
+    ahead = [visit(48), visit(24)]
+    checked_in = visit(-1, Visit.Status.CHECKED_IN)
+    completed = visit(-50, Visit.Status.COMPLETED)
+    other_episode = visit(72, episode=EpisodeOfCareFactory(clinic=clinic, patient=episode.patient))
+    ended = end(episode=episode, ended_on=today(clinic), by=therapist)
+    assert [v.pk for v in ended.cancelled] == [ahead[1].pk, ahead[0].pk]
+    statuses = dict(Visit.objects.values_list("pk", "status"))
+    assert statuses[ahead[0].pk] == statuses[ahead[1].pk] == Visit.Status.CANCELLED  # never late
+    assert statuses[checked_in.pk] == Visit.Status.CHECKED_IN
+    assert statuses[completed.pk] == Visit.Status.COMPLETED
+    assert statuses[other_episode.pk] == Visit.Status.BOOKED
+    reason = Visit.objects.get(pk=ahead[0].pk).cancel_reason
+    assert reason == (
+        "Episode discharged" if end is clinical.episode_discharge else "Episode closed"
+    )
+    assert Visit.history.filter(id=ahead[0].pk, status=Visit.Status.CANCELLED).count() == 1
 
 
 def test_episode_close_ends_today_by_default(episode, therapist, clinic):
