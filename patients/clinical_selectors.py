@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import groupby
@@ -233,15 +233,42 @@ class InstrumentSummary:
         return self.change is not None and self.change.meaningful
 
 
-def outcome_summary(*, clinic: Clinic, episode: EpisodeOfCare) -> list[InstrumentSummary]:
-    """Per instrument (in the order of patients.outcomes.INSTRUMENTS): the series of valid
-    measures with baseline, previous, latest and the change from baseline, in one query."""
-    measures = (
-        outcome_list(clinic=clinic, episode=episode)
-        .filter(entered_in_error=False)
-        .select_related(None)
+def _valid_measures() -> QuerySet[OutcomeMeasure]:
+    """Measures not entered in error, per episode and instrument, oldest first (what
+    outcome_summary reads)."""
+    return (
+        OutcomeMeasure.objects.filter(entered_in_error=False)
         .select_related("recorded_by")
+        .order_by("episode_id", "instrument", "recorded_on", "pk")
     )
+
+
+def outcome_measures_valid(*, episodes: Sequence[EpisodeOfCare]) -> dict[int, list[OutcomeMeasure]]:
+    """{episode pk: its valid measures, in outcome_summary's order} for many episodes in one
+    query; a measure counts only for an episode of its own clinic."""
+    clinic_of = {e.pk: e.clinic_id for e in episodes}
+    found: dict[int, list[OutcomeMeasure]] = {pk: [] for pk in clinic_of}
+    if not clinic_of:
+        return found
+    for measure in _valid_measures().filter(
+        clinic_id__in=set(clinic_of.values()), episode_id__in=list(clinic_of)
+    ):
+        if clinic_of[measure.episode_id] == measure.clinic_id:
+            found[measure.episode_id].append(measure)
+    return found
+
+
+def outcome_summary(
+    *,
+    clinic: Clinic,
+    episode: EpisodeOfCare,
+    measures: Sequence[OutcomeMeasure] | None = None,
+) -> list[InstrumentSummary]:
+    """Per instrument (in the order of patients.outcomes.INSTRUMENTS): the series of valid
+    measures with baseline, previous, latest and the change from baseline, in one query; none
+    when the caller passes the episode's valid measures (`outcome_measures_valid`) read already."""
+    if measures is None:
+        measures = list(_valid_measures().filter(clinic=clinic, episode=episode))
     by_instrument: dict[str, list[OutcomeMeasure]] = {
         code: list(rows) for code, rows in groupby(measures, key=lambda m: m.instrument)
     }

@@ -191,13 +191,28 @@ def _current_version(program: HomeProgram) -> HomeProgramVersion:
     return version
 
 
+def _active_programs() -> QuerySet[HomeProgram]:
+    return HomeProgram.objects.filter(status=HomeProgram.Status.ACTIVE).order_by("pk")
+
+
 def home_program_current(*, episode: EpisodeOfCare) -> HomeProgram | None:
     """The episode's active programme, or None."""
-    return (
-        HomeProgram.objects.for_clinic(episode.clinic_id)
-        .filter(episode=episode, status=HomeProgram.Status.ACTIVE)
-        .first()
-    )
+    return _active_programs().filter(clinic_id=episode.clinic_id, episode=episode).first()
+
+
+def home_programs_current(*, episodes: Sequence[EpisodeOfCare]) -> dict[int, HomeProgram]:
+    """{episode pk: its active programme} for many episodes in one query (an episode without
+    one is missing); a programme counts only for an episode of its own clinic."""
+    clinic_of = {e.pk: e.clinic_id for e in episodes}
+    if not clinic_of:
+        return {}
+    found: dict[int, HomeProgram] = {}
+    for program in _active_programs().filter(
+        clinic_id__in=set(clinic_of.values()), episode_id__in=list(clinic_of)
+    ):
+        if clinic_of[program.episode_id] == program.clinic_id:
+            found.setdefault(program.episode_id, program)
+    return found
 
 
 def home_link_list(*, program: HomeProgram) -> QuerySet[HomeProgramLink]:
@@ -871,36 +886,67 @@ def adherence_compute(
     )
 
 
+@dataclass(frozen=True)
+class AdherenceInputs:
+    """What the adherence of a programme is computed from: (starts_on, sessions per week, most
+    sessions a day) of each version in version order, and the day of each recorded session."""
+
+    versions: tuple[tuple[dt.date, int, int], ...]
+    session_days: tuple[dt.date, ...]
+
+
+def home_program_adherence_inputs(
+    *, programs: Sequence[HomeProgram], until: dt.date | None = None
+) -> dict[int, AdherenceInputs]:
+    """{programme pk: its adherence inputs} for many programmes in three queries whatever their
+    number (the versions, their items, the sessions up to `until`, default: all)."""
+    if not programs:
+        return {}
+    clinic_of = {p.pk: p.clinic_id for p in programs}
+    clinics, ids = set(clinic_of.values()), list(clinic_of)
+    versions: dict[int, list[tuple[dt.date, int, int]]] = {pk: [] for pk in ids}
+    for v in (
+        HomeProgramVersion.objects.filter(clinic_id__in=clinics, program_id__in=ids)
+        .prefetch_related(_items_prefetch())
+        .order_by("program_id", "version")
+    ):
+        if clinic_of[v.program_id] == v.clinic_id:
+            items = list(v.items.all())
+            versions[v.program_id].append(
+                (v.starts_on, sessions_per_week(items), sessions_per_day_max(items))
+            )
+    sessions = HomeSession.objects.filter(clinic_id__in=clinics, program_id__in=ids)
+    if until is not None:
+        sessions = sessions.filter(performed_on__lte=until)
+    days: dict[int, list[dt.date]] = {pk: [] for pk in ids}
+    for program_id, clinic_id, day in sessions.values_list(
+        "program_id", "clinic_id", "performed_on"
+    ):
+        if clinic_of[program_id] == clinic_id:
+            days[program_id].append(day)
+    return {pk: AdherenceInputs(tuple(versions[pk]), tuple(days[pk])) for pk in ids}
+
+
 def home_program_adherence(
-    *, program: HomeProgram, since: dt.date | None = None, until: dt.date | None = None
+    *,
+    program: HomeProgram,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    inputs: AdherenceInputs | None = None,
 ) -> Adherence:
     """Sessions done against sessions prescribed per ISO week of the clinic's calendar, from
-    `since` (default: the programme's start) to `until` (default: today), in three queries."""
+    `since` (default: the programme's start) to `until` (default: today), in three queries;
+    none when the caller passes the programme's inputs (`home_program_adherence_inputs`, read
+    up to `until` or later) read already."""
     clinic = program.clinic
-    versions = list(
-        HomeProgramVersion.objects.for_clinic(program.clinic_id)
-        .filter(program=program)
-        .prefetch_related(_items_prefetch())
-        .order_by("version")
-    )
     last = until or _today(clinic)
     if program.archived_at is not None:
         last = min(last, timezone.localdate(program.archived_at, clinic.tz))
-    days = list(
-        HomeSession.objects.for_clinic(program.clinic_id)
-        .filter(program=program, performed_on__lte=last)
-        .values_list("performed_on", flat=True)
-    )
+    if inputs is None:
+        inputs = home_program_adherence_inputs(programs=[program], until=last)[program.pk]
     return adherence_compute(
-        versions=[
-            (
-                v.starts_on,
-                sessions_per_week(list(v.items.all())),
-                sessions_per_day_max(list(v.items.all())),
-            )
-            for v in versions
-        ],
-        session_days=days,
+        versions=inputs.versions,
+        session_days=[day for day in inputs.session_days if day <= last],
         since=since,
         until=last,
     )

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from django.db.models import Max, Prefetch, Q, QuerySet, Sum
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from clinic.models import Clinic, TherapistProfile
@@ -238,6 +238,101 @@ CERTIFICATION_ENDING_WARN_DAYS = 14
 PROGRESS_REPORT_KINDS = (Evaluation.Kind.PROGRESS_REPORT, Evaluation.Kind.RE_EVALUATION)
 
 
+EvaluationFact = tuple[str, dt.date, str, str | None]
+
+
+@dataclass(frozen=True)
+class EpisodeFacts:
+    """What an episode's compliance clocks (and its progress summaries) read besides the episode
+    itself, read once by `episode_facts_read` for one episode or many."""
+
+    completed: tuple[tuple[int, dt.datetime], ...]  # (pk, starts_at) of completed visits, in order
+    evaluations: tuple[EvaluationFact, ...]  # (kind, performed_on, status, signer's discipline)
+    plan: PlanOfCare | None  # the active plan of care
+    goals: tuple[Goal, ...]
+    # (visit's start, units) of the billing lines of its signed notes; read only for an episode
+    # with an authorization (the only reader), empty otherwise.
+    billing: tuple[tuple[dt.datetime, int], ...]
+
+    @property
+    def completed_starts(self) -> list[dt.datetime]:
+        return [starts for _, starts in self.completed]
+
+
+def _has_authorization(episode: EpisodeOfCare) -> bool:
+    return not (
+        episode.auth_visits is None
+        and episode.auth_units is None
+        and episode.auth_ends_on is None
+        and episode.auth_starts_on is None
+    )
+
+
+def episode_facts_read(*, episodes: Sequence[EpisodeOfCare]) -> dict[int, EpisodeFacts]:
+    """{episode pk: its facts} in five queries whatever the number of episodes and their size
+    (four when none has an authorization); each row counts only for an episode of its own
+    clinic."""
+    if not episodes:
+        return {}
+    clinic_of = {e.pk: e.clinic_id for e in episodes}
+    ids, clinics = list(clinic_of), set(clinic_of.values())
+    completed: dict[int, list[tuple[int, dt.datetime]]] = {pk: [] for pk in ids}
+    for pk, episode_id, clinic_id, starts in (
+        Visit.objects.filter(
+            clinic_id__in=clinics, episode_id__in=ids, status=Visit.Status.COMPLETED
+        )
+        .order_by("starts_at", "pk")
+        .values_list("pk", "episode_id", "clinic_id", "starts_at")
+    ):
+        if clinic_of[episode_id] == clinic_id:
+            completed[episode_id].append((pk, starts))
+    evaluations: dict[int, list[EvaluationFact]] = {pk: [] for pk in ids}
+    for episode_id, clinic_id, kind, day, status, discipline in (
+        Evaluation.objects.filter(clinic_id__in=clinics, episode_id__in=ids)
+        .order_by("pk")
+        .values_list(
+            "episode_id",
+            "clinic_id",
+            "kind",
+            "performed_on",
+            "status",
+            "signed_by__therapist_profile__discipline",
+        )
+    ):
+        if clinic_of[episode_id] == clinic_id:
+            evaluations[episode_id].append((kind, day, status, discipline))
+    plans: dict[int, PlanOfCare] = {}
+    for plan in PlanOfCare.objects.filter(
+        clinic_id__in=clinics, episode_id__in=ids, status=PlanOfCare.Status.ACTIVE
+    ).order_by("pk"):
+        if clinic_of[plan.episode_id] == plan.clinic_id:
+            plans.setdefault(plan.episode_id, plan)
+    goals: dict[int, list[Goal]] = {pk: [] for pk in ids}
+    for goal in Goal.objects.filter(clinic_id__in=clinics, episode_id__in=ids).order_by("pk"):
+        if clinic_of[goal.episode_id] == goal.clinic_id:
+            goals[goal.episode_id].append(goal)
+    billing: dict[int, list[tuple[dt.datetime, int]]] = {pk: [] for pk in ids}
+    authorized = [e.pk for e in episodes if _has_authorization(e)]
+    if authorized:
+        for episode_id, clinic_id, starts, units in BillingLine.objects.filter(
+            note__clinic_id__in=clinics,
+            note__episode_id__in=authorized,
+            note__status=TreatmentNote.Status.SIGNED,
+        ).values_list("note__episode_id", "note__clinic_id", "note__visit__starts_at", "units"):
+            if clinic_of[episode_id] == clinic_id:
+                billing[episode_id].append((starts, units))
+    return {
+        pk: EpisodeFacts(
+            completed=tuple(completed[pk]),
+            evaluations=tuple(evaluations[pk]),
+            plan=plans.get(pk),
+            goals=tuple(goals[pk]),
+            billing=tuple(billing[pk]),
+        )
+        for pk in ids
+    }
+
+
 def _completed_visit_starts(episode: EpisodeOfCare) -> list[dt.datetime]:
     return list(
         Visit.objects.for_clinic(episode.clinic_id)
@@ -246,11 +341,12 @@ def _completed_visit_starts(episode: EpisodeOfCare) -> list[dt.datetime]:
     )
 
 
-def _evaluation_facts(episode: EpisodeOfCare) -> list[tuple[str, dt.date, str, str | None]]:
+def _evaluation_facts(episode: EpisodeOfCare) -> list[EvaluationFact]:
     """(kind, performed_on, status, signer's discipline) of the episode's evaluations."""
     return list(
         Evaluation.objects.for_clinic(episode.clinic_id)
         .filter(episode=episode)
+        .order_by("pk")
         .values_list("kind", "performed_on", "status", "signed_by__therapist_profile__discipline")
     )
 
@@ -379,33 +475,25 @@ def _certification(
 
 
 def _authorization(
-    episode: EpisodeOfCare, starts: Sequence[dt.datetime], today: dt.date
+    episode: EpisodeOfCare, facts: EpisodeFacts, today: dt.date
 ) -> tuple[AuthorizationUse | None, list[ComplianceFlag]]:
-    if (
-        episode.auth_visits is None
-        and episode.auth_units is None
-        and episode.auth_ends_on is None
-        and episode.auth_starts_on is None
-    ):
+    if not _has_authorization(episode):
         return None, []
     tz = episode.clinic.tz
     first, last = episode.auth_starts_on, episode.auth_ends_on
     visits_used = sum(
         1
-        for start in starts
+        for start in facts.completed_starts
         if (first is None or timezone.localdate(start, tz) >= first)
         and (last is None or timezone.localdate(start, tz) <= last)
     )
-    notes = BillingLine.objects.filter(
-        note__clinic_id=episode.clinic_id,
-        note__episode=episode,
-        note__status=TreatmentNote.Status.SIGNED,
+    after = local_day_bounds(first, tz)[0] if first is not None else None
+    before = local_day_bounds(last, tz)[1] if last is not None else None
+    units_used = sum(
+        units
+        for starts, units in facts.billing
+        if (after is None or starts >= after) and (before is None or starts < before)
     )
-    if first is not None:
-        notes = notes.filter(note__visit__starts_at__gte=local_day_bounds(first, tz)[0])
-    if last is not None:
-        notes = notes.filter(note__visit__starts_at__lt=local_day_bounds(last, tz)[1])
-    units_used = notes.aggregate(units=Sum("units"))["units"] or 0
     status = compliance.authorization_status(
         visits_approved=episode.auth_visits,
         visits_used=visits_used,
@@ -430,25 +518,17 @@ def _authorization(
 
 
 def _goals_changed_flag(
-    episode: EpisodeOfCare, plan: PlanOfCare, goals: Sequence[Goal] | None
+    episode: EpisodeOfCare, plan: PlanOfCare, goals: Sequence[Goal]
 ) -> list[ComplianceFlag]:
-    """Long-term goals changed after the plan was certified: the plan must be recertified.
-    From the episode's `goals` when the caller has read them, else one query."""
-    if goals is None:
-        changed = (
-            Goal.objects.for_clinic(episode.clinic_id)
-            .filter(episode=episode, term=Goal.Term.LONG, updated_at__gt=plan.created_at)
-            .aggregate(last=Max("updated_at"))["last"]
-        )
-    else:
-        changed = max(
-            (
-                g.updated_at
-                for g in goals
-                if g.term == Goal.Term.LONG and g.updated_at > plan.created_at
-            ),
-            default=None,
-        )
+    """Long-term goals changed after the plan was certified: the plan must be recertified."""
+    changed = max(
+        (
+            g.updated_at
+            for g in goals
+            if g.term == Goal.Term.LONG and g.updated_at > plan.created_at
+        ),
+        default=None,
+    )
     if changed is None:
         return []
     day = timezone.localdate(changed, episode.clinic.tz)
@@ -463,27 +543,21 @@ def _goals_changed_flag(
 
 
 def episode_compliance(
-    *,
-    episode: EpisodeOfCare,
-    today: dt.date | None = None,
-    completed_starts: Sequence[dt.datetime] | None = None,
-    goals: Sequence[Goal] | None = None,
+    *, episode: EpisodeOfCare, today: dt.date | None = None, facts: EpisodeFacts | None = None
 ) -> EpisodeCompliance:
     """The episode's clocks as of `today` (the clinic's today): the progress report every 10
     treatment days, the active plan's certification and physician's signature, and the payer's
-    authorization, each with readable flags. Six queries at most, whatever the episode's size;
-    four when the caller passes what it has read already: the starts of the episode's completed
-    visits and the episode's goals (the progress summary does)."""
+    authorization, each with readable flags. Five queries at most (`episode_facts_read`),
+    whatever the episode's size; none when the caller passes the episode's facts read already
+    (the progress summaries do, for many episodes at once)."""
     clinic = episode.clinic
     today = today or timezone.localdate(timezone=clinic.tz)
-    starts = (
-        list(completed_starts) if completed_starts is not None else _completed_visit_starts(episode)
-    )
-    evaluations = _evaluation_facts(episode)
-    treatment_dates = _treatment_dates(episode, starts, evaluations)
+    if facts is None:
+        facts = episode_facts_read(episodes=[episode])[episode.pk]
+    treatment_dates = _treatment_dates(episode, facts.completed_starts, facts.evaluations)
     clock = compliance.progress_report_status(
         treatment_dates=treatment_dates,
-        reports=_progress_reports(evaluations),
+        reports=_progress_reports(facts.evaluations),
         today=today,
         clock_on=episode.progress_report_clock,
     )
@@ -493,11 +567,11 @@ def episode_compliance(
         )
         for message in clock.flags
     ]
-    plan = plan_active(episode=episode)
+    plan = facts.plan
     certification, certification_flags = _certification(plan, today)
     flags += certification_flags
     if plan is not None:
-        flags += _goals_changed_flag(episode, plan, goals)
+        flags += _goals_changed_flag(episode, plan, facts.goals)
     elif episode.status == EpisodeOfCare.Status.ACTIVE:
         flags.append(
             ComplianceFlag(
@@ -506,7 +580,7 @@ def episode_compliance(
                 "No plan of care: establish one and have the physician certify it",
             )
         )
-    authorization, authorization_flags = _authorization(episode, starts, today)
+    authorization, authorization_flags = _authorization(episode, facts, today)
     flags += authorization_flags
     return EpisodeCompliance(
         episode=episode,

@@ -6,31 +6,50 @@ reads the winner's row. The data comes from the existing selectors (episode_comp
 outcome_summary), the visit's note and the home programme's adherence since the previous visit
 (programs.home), in a constant number of queries whatever the episode's size. The text is short
 and readable; it names no patient, and nothing here logs it.
+
+`progress_summaries_write(visit_ids)` writes many at once (the sweeper): the same selectors are
+given what `_summary_reads` read for the whole batch (each selector's batch reader next to it),
+so the reads are once per batch, not once per visit, and one INSERT writes them all. A single
+summary is a batch of one: both paths build the data with the same code.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Prefetch, prefetch_related_objects
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
-from patients.clinical_selectors import InstrumentSummary, OutcomePoint, outcome_summary
-from patients.models import EpisodeOfCare, Goal, Visit
-from programs.home import home_program_adherence, home_program_current
+from patients.clinical_selectors import (
+    InstrumentSummary,
+    OutcomePoint,
+    outcome_measures_valid,
+    outcome_summary,
+)
+from patients.models import OutcomeMeasure, Visit
+from programs.home import (
+    AdherenceInputs,
+    home_program_adherence,
+    home_program_adherence_inputs,
+    home_programs_current,
+)
 from programs.models import (
+    BillingLine,
     DeliveredExercise,
     DeliveredModality,
     FollowUp,
+    HomeProgram,
     ProgressSummary,
     TreatmentNote,
 )
-from programs.selectors import episode_compliance, plan_active, visit_day
+from programs.selectors import EpisodeFacts, episode_compliance, episode_facts_read, visit_day
 
 logger = logging.getLogger(__name__)
 
@@ -68,42 +87,124 @@ def _instrument(s: InstrumentSummary) -> dict[str, Any]:
     }
 
 
-def _delivered(note: TreatmentNote | None) -> dict[str, Any]:
-    if note is None:
+@dataclass(frozen=True)
+class Delivered:
+    """What a visit's note records as delivered, as the summary shows it, in the models' order."""
+
+    modalities: list[dict[str, Any]]
+    exercises: list[dict[str, Any]]
+    billing: list[dict[str, Any]]
+
+
+def _delivered_read(notes: Sequence[TreatmentNote]) -> dict[int, Delivered]:
+    """{note pk: what it delivered} for many notes in three queries (the catalogue's names
+    joined), as plain values: no model per row."""
+    ids = [note.pk for note in notes]
+    if not ids:
+        return {}
+    found = {pk: Delivered([], [], []) for pk in ids}
+    for note_id, name, cpt_code, minutes, region in DeliveredModality.objects.filter(
+        note_id__in=ids
+    ).values_list("note_id", "modality__name", "modality__cpt_code", "minutes", "body_region"):
+        found[note_id].modalities.append(
+            {"name": name, "cpt_code": cpt_code, "minutes": minutes, "body_region": region}
+        )
+    for note_id, name, sets, reps in DeliveredExercise.objects.filter(note_id__in=ids).values_list(
+        "note_id", "exercise__name", "sets", "reps"
+    ):
+        found[note_id].exercises.append({"name": name, "sets": sets, "reps": reps})
+    for note_id, cpt_code, minutes, units, modifiers in BillingLine.objects.filter(
+        note_id__in=ids
+    ).values_list("note_id", "cpt_code", "minutes", "units", "modifiers"):
+        found[note_id].billing.append(
+            {"cpt_code": cpt_code, "minutes": minutes, "units": units, "modifiers": modifiers}
+        )
+    return found
+
+
+def _delivered(found: Delivered | None) -> dict[str, Any]:
+    if found is None:
         return {"modalities": [], "exercises": [], "billing": [], "total_units": 0}
-    billing = [
-        {"cpt_code": b.cpt_code, "minutes": b.minutes, "units": b.units, "modifiers": b.modifiers}
-        for b in note.billing_lines.all()
-    ]
     return {
-        "modalities": [
-            {
-                "name": m.modality.name,
-                "cpt_code": m.modality.cpt_code,
-                "minutes": m.minutes,
-                "body_region": m.body_region,
-            }
-            for m in note.modalities.all()
-        ],
-        "exercises": [
-            {"name": e.exercise.name, "sets": e.sets, "reps": e.reps} for e in note.exercises.all()
-        ],
-        "billing": billing,
-        "total_units": sum(b["units"] for b in billing),
+        "modalities": [dict(m) for m in found.modalities],
+        "exercises": [dict(e) for e in found.exercises],
+        "billing": [dict(b) for b in found.billing],
+        "total_units": sum(b["units"] for b in found.billing),
     }
 
 
+@dataclass(frozen=True)
+class SummaryReads:
+    """What a visit's summary reads besides the visit (its clinic, episode, note and follow-up),
+    read for many visits at once by `_summary_reads`."""
+
+    facts: EpisodeFacts
+    measures: Sequence[OutcomeMeasure]  # the episode's valid outcome measures
+    next_visit: dt.datetime | None  # the patient's next booked visit after this one
+    program: HomeProgram | None  # the episode's active home programme
+    adherence: AdherenceInputs | None  # its adherence inputs, with the sessions up to the visit
+    delivered: Delivered | None  # what the visit's note delivered; None without a note
+
+
+def _summary_reads(visits: Sequence[Visit]) -> dict[int, SummaryReads]:
+    """{visit pk: its reads} for visits of episodes, in a constant number of queries whatever
+    their number (at most 14: the episodes' facts 5, outcome measures 1, notes' items 3, next
+    visits 1, home programmes 1 and their adherence inputs 3; fewer when none has a note, an
+    authorization or a programme)."""
+    episodes = list({v.episode_id: v.episode for v in visits if v.episode is not None}.values())
+    facts = episode_facts_read(episodes=episodes)
+    measures = outcome_measures_valid(episodes=episodes)
+    notes = {visit.pk: note for visit in visits if (note := _note(visit)) is not None}
+    delivered = _delivered_read(list(notes.values()))
+    next_visits = dict(
+        Visit.objects.filter(pk__in=[v.pk for v in visits])
+        .annotate(
+            next_at=Subquery(
+                Visit.objects.filter(
+                    patient_id=OuterRef("patient_id"),
+                    status=Visit.Status.BOOKED,
+                    starts_at__gt=OuterRef("starts_at"),
+                )
+                .order_by("starts_at")
+                .values("starts_at")[:1]
+            )
+        )
+        .values_list("pk", "next_at")
+    )
+    programs = home_programs_current(episodes=episodes)
+    for episode in episodes:
+        if episode.pk in programs:
+            programs[episode.pk].clinic = episode.clinic
+    inputs = home_program_adherence_inputs(
+        programs=list(programs.values()), until=max((visit_day(v) for v in visits), default=None)
+    )
+    reads = {}
+    for visit in visits:
+        if visit.episode_id is None:
+            continue
+        program = programs.get(visit.episode_id)
+        reads[visit.pk] = SummaryReads(
+            facts=facts[visit.episode_id],
+            measures=measures[visit.episode_id],
+            next_visit=next_visits.get(visit.pk),
+            program=program,
+            adherence=inputs[program.pk] if program is not None else None,
+            delivered=delivered[notes[visit.pk].pk] if visit.pk in notes else None,
+        )
+    return reads
+
+
 def _home_adherence(
-    episode: EpisodeOfCare, *, since: dt.date | None, until: dt.date
+    reads: SummaryReads, *, since: dt.date | None, until: dt.date
 ) -> dict[str, Any] | None:
     """The active home programme's adherence from the day after the previous visit (or from the
-    programme's start) to the visit's day, by programs.home's rule; None without a programme.
-    One query without a programme, four with one, whatever the number of sessions."""
-    program = home_program_current(episode=episode)
+    programme's start) to the visit's day, by programs.home's rule; None without a programme."""
+    program = reads.program
     if program is None:
         return None
-    program.clinic = episode.clinic
-    result = home_program_adherence(program=program, since=since, until=until)
+    result = home_program_adherence(
+        program=program, since=since, until=until, inputs=reads.adherence
+    )
     return {
         "program": str(program.public_id),
         "version": program.current_version,
@@ -112,48 +213,28 @@ def _home_adherence(
     }
 
 
-def _note_with_items(visit: Visit) -> TreatmentNote | None:
-    """The visit's note (joined by progress_summary_write's query, else one query) with what
-    was delivered: three queries, the catalogue rows joined."""
+def _note(visit: Visit) -> TreatmentNote | None:
     try:
         note: TreatmentNote = visit.treatment_note
     except TreatmentNote.DoesNotExist:
         return None
-    prefetch_related_objects(
-        [note],
-        Prefetch("modalities", queryset=DeliveredModality.objects.select_related("modality")),
-        Prefetch("exercises", queryset=DeliveredExercise.objects.select_related("exercise")),
-        "billing_lines",
-    )
     return note
 
 
-def progress_summary_data(visit: Visit) -> dict[str, Any]:
-    """The structured summary of a completed visit of an episode."""
+def progress_summary_data(visit: Visit, *, reads: SummaryReads | None = None) -> dict[str, Any]:
+    """The structured summary of a completed visit of an episode, from `reads` when the caller
+    (progress_summaries_write) has read them for many visits, else read here."""
     episode = visit.episode
     if episode is None:
         raise ValueError("A progress summary needs a visit of an episode.")
+    if reads is None:
+        reads = _summary_reads([visit])[visit.pk]
     clinic = visit.clinic
     day = visit_day(visit)
     today = timezone.localdate(timezone=clinic.tz)
-    completed = list(
-        Visit.objects.for_clinic(episode.clinic_id)
-        .filter(episode=episode, status=Visit.Status.COMPLETED)
-        .order_by("starts_at", "pk")
-        .values_list("pk", "starts_at")
-    )
-    episode_goals = list(Goal.objects.for_clinic(episode.clinic_id).filter(episode=episode))
-    state = episode_compliance(
-        episode=episode,
-        today=today,
-        completed_starts=[starts for _, starts in completed],
-        goals=episode_goals,
-    )
-    plan = (
-        state.certification.plan
-        if state.certification is not None
-        else plan_active(episode=episode)
-    )
+    completed = reads.facts.completed
+    state = episode_compliance(episode=episode, today=today, facts=reads.facts)
+    plan = reads.facts.plan
     number = next((i for i, (pk, _) in enumerate(completed, 1) if pk == visit.pk), len(completed))
     previous_start = completed[number - 2][1] if number > 1 else None
     plan_data = None
@@ -182,24 +263,17 @@ def progress_summary_data(visit: Visit) -> dict[str, Any]:
             "units_left": auth.status.units_left,
             "days_left": auth.status.days_left,
         }
-    outcomes = {s.instrument.code: s for s in outcome_summary(clinic=clinic, episode=episode)}
+    outcomes = {
+        s.instrument.code: s
+        for s in outcome_summary(clinic=clinic, episode=episode, measures=reads.measures)
+    }
     pain = _instrument(outcomes["nprs"]) if "nprs" in outcomes else None
     function = [_instrument(outcomes[c]) for c in FUNCTION_INSTRUMENTS if c in outcomes]
-    note = _note_with_items(visit)
     goals = [
         {"term": g.term, "description": g.description, "status": g.status}
-        for g in sorted(episode_goals, key=lambda g: (g.term, g.pk))
+        for g in sorted(reads.facts.goals, key=lambda g: (g.term, g.pk))
     ]
-    next_visit = (
-        Visit.objects.filter(
-            patient_id=visit.patient_id,
-            status=Visit.Status.BOOKED,
-            starts_at__gt=visit.starts_at,
-        )
-        .order_by("starts_at")
-        .values_list("starts_at", flat=True)
-        .first()
-    )
+    next_visit = reads.next_visit
     try:  # joined by progress_summary_write's query; one query otherwise
         found: FollowUp | None = visit.followup
     except FollowUp.DoesNotExist:
@@ -260,9 +334,9 @@ def progress_summary_data(visit: Visit) -> dict[str, Any]:
         "authorization": auth_data,
         "pain": pain,
         "function": function,
-        "delivered": _delivered(note),
+        "delivered": _delivered(reads.delivered),
         "home_programme_adherence": _home_adherence(
-            episode,
+            reads,
             since=previous_start.astimezone(clinic.tz).date() + dt.timedelta(days=1)
             if previous_start is not None
             else None,
@@ -333,6 +407,13 @@ def progress_summary_text(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _visits() -> QuerySet[Visit]:
+    """Visits with their clinic, episode, summary (if written already), note and follow-up."""
+    return Visit.objects.select_related(
+        "clinic", "episode", "episode__clinic", "progress_summary", "treatment_note", "followup"
+    )
+
+
 def progress_summary_write(visit_id: int) -> ProgressSummary | None:
     """The summary of a completed visit of an episode, written once (idempotent); None for a
     visit that is not completed or belongs to no episode.
@@ -340,13 +421,7 @@ def progress_summary_write(visit_id: int) -> ProgressSummary | None:
     One query reads the visit with its clinic, episode, summary (if written already), note and
     follow-up. Outside a transaction (a worker) the INSERT is its own; inside one it gets a
     savepoint, so that losing the race does not break the caller's transaction."""
-    visit = (
-        Visit.objects.select_related(
-            "clinic", "episode", "episode__clinic", "progress_summary", "treatment_note", "followup"
-        )
-        .filter(pk=visit_id)
-        .first()
-    )
+    visit = _visits().filter(pk=visit_id).first()
     if visit is None:
         return None
     try:
@@ -365,6 +440,44 @@ def progress_summary_write(visit_id: int) -> ProgressSummary | None:
         return ProgressSummary.objects.get(visit_id=visit_id)
     logger.info("progress_summary.written visit=%s", visit_id)
     return summary
+
+
+def progress_summaries_write(visit_ids: Sequence[int]) -> int:
+    """The summaries of many visits at once (the sweeper catching up a backlog): how many were
+    written (one written meanwhile by the per-visit task, which the INSERT skips, counts too:
+    the INSERT cannot tell). Visits that are not completed, belong to no episode or have a
+    summary already are skipped. A constant number of queries whatever the number of visits:
+    one reads the visits as progress_summary_write does, `_summary_reads` reads the rest for
+    all of them, and one INSERT writes the summaries (a summary written meanwhile wins on the
+    unique visit). The same data as progress_summary_write, from the same selectors."""
+    visits = [
+        visit
+        for visit in _visits()
+        .filter(pk__in=list(visit_ids), status=Visit.Status.COMPLETED, episode__isnull=False)
+        .order_by("pk")
+        if not _has_summary(visit)
+    ]
+    if not visits:
+        return 0
+    reads = _summary_reads(visits)
+    rows = []
+    for visit in visits:
+        data = progress_summary_data(visit, reads=reads[visit.pk])
+        rows.append(
+            ProgressSummary(
+                clinic=visit.clinic, visit=visit, data=data, text=progress_summary_text(data)
+            )
+        )
+    ProgressSummary.objects.bulk_create(rows, ignore_conflicts=True)
+    logger.info("progress_summary.batch_written visits=%s", len(rows))
+    return len(rows)
+
+
+def _has_summary(visit: Visit) -> bool:
+    try:
+        return visit.progress_summary is not None
+    except ProgressSummary.DoesNotExist:
+        return False
 
 
 def visits_missing_work(*, days: int = 7, limit: int = 500) -> tuple[list[int], list[int]]:

@@ -14,12 +14,17 @@ from programs.followups import (
     followups_cancel_for_ended_episodes,
     followups_due,
 )
-from programs.summaries import progress_summary_write, visits_missing_work
+from programs.summaries import (
+    progress_summaries_write,
+    progress_summary_write,
+    visits_missing_work,
+)
 
 logger = logging.getLogger(__name__)
 
 DISPATCH_BATCH = 200
 SWEEP_DAYS = 7
+SUMMARY_CHUNK = 100  # summaries the sweeper writes per progress_summaries_write call
 
 
 @shared_task(name="programs.progress_summary_write", **TASK_OPTIONS)
@@ -64,15 +69,19 @@ def followup_dispatch_due_task() -> int:
 @shared_task(name="programs.summary_sweep", **BATCH_TASK_OPTIONS)
 def summary_sweep_task() -> tuple[int, int]:
     """Beat, every 10 minutes: write the missing summaries and follow-ups of visits completed in
-    the last days (a lost message, a broker that was down, a killed worker)."""
+    the last days (a lost message, a broker that was down, a killed worker). The summaries are
+    written in chunks of SUMMARY_CHUNK by progress_summaries_write (reads once per chunk, not
+    once per visit); returns (summaries written, follow-up visits handled)."""
     no_summary, no_followup = visits_missing_work(days=SWEEP_DAYS)
-    for visit_id in no_summary:
-        progress_summary_write(visit_id)
+    written = sum(
+        progress_summaries_write(no_summary[start : start + SUMMARY_CHUNK])
+        for start in range(0, len(no_summary), SUMMARY_CHUNK)
+    )
     for visit_id in no_followup:
         followup_create_for_visit(visit_id)
     if no_summary or no_followup:
-        logger.info("sweep.caught_up summaries=%s followups=%s", len(no_summary), len(no_followup))
-    return len(no_summary), len(no_followup)
+        logger.info("sweep.caught_up summaries=%s followups=%s", written, len(no_followup))
+    return written, len(no_followup)
 
 
 def enqueue_after_visit_completed(visit_id: int) -> None:
