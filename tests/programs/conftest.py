@@ -17,9 +17,8 @@ from patients.models import (
     PrecautionKind,
     Visit,
 )
-from patients.scheduling import localize
-from tests.factories import EpisodeOfCareFactory, VisitFactory
-from tests.programs.helpers import local_today
+from tests.factories import EpisodeOfCareFactory
+from tests.programs.helpers import episode_visit, local_today
 
 ON = dt.date(2026, 6, 1)  # the date of service the contraindication tests check on
 
@@ -97,24 +96,4 @@ def medicare_episode(episode: EpisodeOfCare) -> EpisodeOfCare:
 def visit_on() -> Callable[..., Visit]:
     """`visit_on(episode, days_ago, status=...)`: a visit of the episode at 10:00 local time,
     `days_ago` days before today (written straight to the table; booked by default)."""
-
-    def make(
-        episode: EpisodeOfCare,
-        days_ago: int = 0,
-        status: str = Visit.Status.BOOKED,
-        at: dt.time = dt.time(10, 0),
-    ) -> Visit:
-        clinic = episode.clinic
-        day = local_today(clinic) - dt.timedelta(days=days_ago)
-        start = localize(dt.datetime.combine(day, at), clinic.tz).astimezone(dt.UTC)
-        return VisitFactory(
-            clinic=clinic,
-            patient=episode.patient,
-            therapist=episode.therapist,
-            episode=episode,
-            starts_at=start,
-            ends_at=start + dt.timedelta(minutes=45),
-            status=status,
-        )
-
-    return make
+    return episode_visit

@@ -14,7 +14,10 @@ from kombu import pools
 
 from clinic.celery import app
 from clinic.models import Clinic
+from patients.models import EpisodeOfCare, Visit
+from patients.scheduling import localize
 from programs.models import Exercise, Modality
+from tests.factories import VisitFactory
 
 HOT_PACK = "Hot pack"
 TENS = "TENS (unattended)"
@@ -94,3 +97,25 @@ def use_broker(url: str, *, queue: str | None = None, **transport_options: Any) 
             os.environ["CELERY_BROKER_URL"] = saved_env
         conf.task_default_queue, conf.broker_transport_options = saved
         reset()
+
+
+def episode_visit(
+    episode: EpisodeOfCare,
+    days_ago: int = 0,
+    status: str = Visit.Status.BOOKED,
+    at: dt.time = dt.time(10, 0),
+) -> Visit:
+    """A visit of the episode at `at` local time, `days_ago` days before today (written straight
+    to the table; booked by default)."""
+    clinic = episode.clinic
+    day = local_today(clinic) - dt.timedelta(days=days_ago)
+    start = localize(dt.datetime.combine(day, at), clinic.tz).astimezone(dt.UTC)
+    return VisitFactory(
+        clinic=clinic,
+        patient=episode.patient,
+        therapist=episode.therapist,
+        episode=episode,
+        starts_at=start,
+        ends_at=start + dt.timedelta(minutes=45),
+        status=status,
+    )

@@ -13,7 +13,6 @@ from clinic.models import Clinic, User
 from patients import clinical
 from patients.models import EpisodeOfCare, Evaluation, Goal, Patient, Visit
 from patients.outcomes import ODI_SECTIONS
-from patients.scheduling import localize
 from programs import care, home, summaries, tasks
 from programs.models import ProgressSummary
 from tests.factories import (
@@ -22,10 +21,9 @@ from tests.factories import (
     GoalFactory,
     PatientFactory,
     SignedEvaluationFactory,
-    VisitFactory,
     therapist_in,
 )
-from tests.programs.helpers import MANUAL, THER_EX, exercise, item, local_today
+from tests.programs.helpers import MANUAL, THER_EX, episode_visit, exercise, item, local_today
 
 pytestmark = pytest.mark.django_db
 
@@ -34,24 +32,9 @@ def _odi(total: int) -> dict:
     return {"sections": dict.fromkeys(ODI_SECTIONS, total)}
 
 
-def _visit(episode: EpisodeOfCare, days_ago: int, at: dt.time, status: str) -> Visit:
-    clinic = episode.clinic
-    day = local_today(clinic) - dt.timedelta(days=days_ago)
-    start = localize(dt.datetime.combine(day, at), clinic.tz).astimezone(dt.UTC)
-    return VisitFactory(
-        clinic=clinic,
-        patient=episode.patient,
-        therapist=episode.therapist,
-        episode=episode,
-        starts_at=start,
-        ends_at=start + dt.timedelta(minutes=45),
-        status=status,
-    )
-
-
 def _completed(episode: EpisodeOfCare, by: User, days_ago: int, *, sign: bool = True) -> Visit:
     at = dt.time(9, 0) if days_ago else dt.time(0, 5)  # today's has started whatever the hour
-    visit = _visit(episode, days_ago, at, Visit.Status.BOOKED)
+    visit = episode_visit(episode, days_ago, Visit.Status.BOOKED, at=at)
     _, visit = care.visit_complete_with_note(
         visit=visit,
         by=by,
@@ -135,7 +118,8 @@ def rich_episode(clinic: Clinic, mrn: str, *, visits: int = 3) -> list[Visit]:
     done = [_completed(episode, by, days_ago) for days_ago in range(3 * visits, 0, -3)]
     done.append(_completed(episode, by, 0, sign=False))
     FollowUpFactory(after_visit=done[0], episode=episode)
-    _visit(episode, -3, dt.time(9, 0), Visit.Status.BOOKED)  # the next visit, in three days
+    # the next visit, in three days
+    episode_visit(episode, -3, Visit.Status.BOOKED, at=dt.time(9, 0))
     return done
 
 
@@ -206,8 +190,8 @@ def test_batch_skips_visits_summarised_not_completed_or_without_episode(clinic):
     done = rich_episode(clinic, "P-SKIP", visits=2)
     already = summaries.progress_summary_write(done[0].pk)
     assert already is not None
-    booked = _visit(done[0].episode, 0, dt.time(15, 0), Visit.Status.BOOKED)
-    loose = _visit(done[0].episode, 1, dt.time(15, 0), Visit.Status.COMPLETED)
+    booked = episode_visit(done[0].episode, 0, Visit.Status.BOOKED, at=dt.time(15, 0))
+    loose = episode_visit(done[0].episode, 1, Visit.Status.COMPLETED, at=dt.time(15, 0))
     Visit.objects.filter(pk=loose.pk).update(episode=None)
 
     written = summaries.progress_summaries_write([v.pk for v in done] + [booked.pk, loose.pk])
