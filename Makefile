@@ -8,6 +8,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CONSTRAINTS := requirements/constraints.txt
 PYTEST_ARGS ?=
+# `make test` spreads the tests over pytest-xdist processes, one per core and at most four (each
+# holds a database connection or two; the 64-booker concurrency tests need 66 of PostgreSQL's
+# 100). TEST_WORKERS=0 runs everything in one process, which reads better when debugging.
+TEST_WORKERS ?= auto
 
 .DEFAULT_GOAL := help
 .PHONY: help venv run test lint format typecheck migrations-check lock lock-upgrade lock-check clean
@@ -56,7 +60,7 @@ chromium:
 
 # pytest's exit code 5 means it collected no test: that is a failure here, with a clear message.
 test: $(STAMP) chromium
-	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@$(PY) -m pytest -n $(TEST_WORKERS) --maxprocesses 4 $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; failing." >&2; fi; \
 	exit $$rc
 
