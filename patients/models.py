@@ -267,6 +267,16 @@ class VisitSeries(TimeStamped):
 
 
 MAX_VISIT_LENGTH = dt.timedelta(hours=4)
+VISIT_HISTORY_UNINDEXED = [
+    "public_id",
+    "clinic",
+    "patient",
+    "therapist",
+    "room",
+    "series",
+    "episode",
+    "booked_by",
+]
 
 
 class VisitQuerySet(ClinicScopedQuerySet):
@@ -318,11 +328,25 @@ class Visit(TimeStamped):
     OCCUPYING_STATUSES = (Status.BOOKED, Status.CHECKED_IN, Status.COMPLETED)
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="visits")
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="visits")
-    therapist = models.ForeignKey("clinic.User", on_delete=models.PROTECT, related_name="visits")
+    # No index of their own for the keys that lead a composite index below (clinic, therapist,
+    # room, patient, episode): every insert would maintain it, and the composite serves the same
+    # lookups (issue 11: a booking updates every index of this table).
+    clinic = models.ForeignKey(
+        Clinic, on_delete=models.PROTECT, related_name="visits", db_index=False
+    )
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="visits", db_index=False
+    )
+    therapist = models.ForeignKey(
+        "clinic.User", on_delete=models.PROTECT, related_name="visits", db_index=False
+    )
     room = models.ForeignKey(
-        "clinic.Room", on_delete=models.PROTECT, null=True, blank=True, related_name="visits"
+        "clinic.Room",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="visits",
+        db_index=False,
     )
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
@@ -337,6 +361,7 @@ class Visit(TimeStamped):
         null=True,
         blank=True,
         related_name="visits",
+        db_index=False,
     )
     booked_by = models.ForeignKey(
         "clinic.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -344,7 +369,10 @@ class Visit(TimeStamped):
     cancel_reason = models.CharField(max_length=300, blank=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
 
-    history = HistoricalRecords()
+    # The history is read by visit (the admin's history page, the patient export: its `id`
+    # index) and by date; the copies of the other keys need no index to be written on every
+    # booking and change.
+    history = HistoricalRecords(no_db_index=VISIT_HISTORY_UNINDEXED)
     objects = VisitQuerySet.as_manager()
 
     class Meta:
