@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -37,7 +38,7 @@ from clinic.models import (
 )
 from clinic.records import record_save
 from patients.availability import ClinicCalendar, Slot, clinic_calendar, free_slots
-from patients.booking_sql import therapist_lock, visit_insert_if_free
+from patients.booking_sql import Booked, visit_insert_if_free
 from patients.models import MAX_VISIT_LENGTH, EpisodeOfCare, Patient, Visit, VisitSeries
 from patients.scheduling import (
     Interval,
@@ -254,13 +255,15 @@ def _is_transient(exc: OperationalError) -> bool:
     return "database is locked" in str(exc)
 
 
-def _retrying(work: Callable[[], T], *, attempts: int = 4) -> T:
+def _retrying(work: Callable[[], T], *, attempts: int = 4, single_statement: bool = False) -> T:
     """Run `work` in a transaction; retry a deadlock, serialization failure or busy database a
     few times, then answer 409 rather than 500. Inside an outer transaction nothing can be
-    retried, so the failure becomes a 409 at once."""
+    retried, so the failure becomes a 409 at once. `single_statement` work sends one statement,
+    which outside a transaction is a transaction of its own: no BEGIN and COMMIT around it."""
     for attempt in range(attempts):
+        own = single_statement and not connection.in_atomic_block
         try:
-            with transaction.atomic():
+            with nullcontext() if own else transaction.atomic():
                 return work()
         except OperationalError as exc:
             if not _is_transient(exc):
@@ -423,10 +426,13 @@ def visit_book(
         check_availability(clinic=clinic, therapist=therapist, starts_at=starts_at, ends_at=ends_at)
 
     def book_in_one_statement() -> Visit | None:
-        if not therapist_lock(therapist=therapist, clinic_id=clinic.pk):
-            raise ValidationError({"therapist": "No active therapist with this id in this clinic."})
         visit = new_visit()
-        return visit if visit_insert_if_free(visit, by=by) else None
+        answer = _retrying(lambda: visit_insert_if_free(visit, by=by), single_statement=True)
+        if answer is Booked.NOT_A_THERAPIST:
+            raise ValidationError({"therapist": "No active therapist with this id in this clinic."})
+        if answer is Booked.IN_THE_WAY:
+            checks()  # says what is in the way; if nothing is any more, the ORM path books
+        return visit if answer is Booked.YES else None
 
     def book() -> Visit:
         _lock_therapist(therapist, clinic)
@@ -435,14 +441,13 @@ def visit_book(
 
     try:
         if one_statement_booking():
-            # PostgreSQL: lock, then check and insert in one statement (patients.booking_sql).
-            # When something is in the way, that transaction has ended (releasing the lock for
-            # the next booker) and the checks say what, as a 400 or 409; if they find nothing
-            # (it moved meanwhile), the booking runs again the ORM way below.
-            booked = _retrying(book_in_one_statement)
+            # PostgreSQL: one call locks, checks and inserts (patients.booking_sql). When
+            # something is in the way, its transaction has ended (releasing the lock for the
+            # next booker) and the checks say what, as a 400 or 409; if they find nothing (it
+            # moved meanwhile), or the function is missing, the ORM way below books.
+            booked = book_in_one_statement()
             if booked is not None:
                 return booked
-            checks()
         return _retrying(book)
     except IntegrityError as exc:
         raise _lost_race([new_visit()], clinic) from exc

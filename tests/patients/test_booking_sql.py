@@ -14,14 +14,16 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.db.models.signals import post_migrate
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from clinic.errors import ApplicationError
 from clinic.models import Clinic, User
-from patients import visits
+from patients import booking_sql, visits
 from patients.models import Visit
 from patients.scheduling import localize
 from tests.factories import (
@@ -125,19 +127,75 @@ def test_a_free_slot_books_the_same_visit_and_history_row_both_ways(clinic, pt, 
     assert not visit._state.adding
 
 
-def test_the_one_statement_path_books_in_four_statements_lock_first(clinic, pt, day, receptionist):
+def test_the_one_statement_path_is_one_call_of_the_booking_function(clinic, pt, day, receptionist):
     patient = PatientFactory(clinic=clinic)
     with CaptureQueriesContext(connection) as queries:
-        book(clinic, pt, day, receptionist, patient=patient)
+        visit = book(clinic, pt, day, receptionist, patient=patient)
     sql = [q["sql"] for q in queries.captured_queries]
-    # BEGIN and COMMIT; inside the test's transaction, a savepoint and its release
-    assert len(sql) == 4
-    assert sql[0].startswith(("BEGIN", "SAVEPOINT"))
-    assert sql[-1].startswith(("COMMIT", "RELEASE SAVEPOINT"))
-    assert "FOR UPDATE" in sql[1]
-    assert '"clinic_user"' in sql[1]
-    assert 'INSERT INTO "patients_visit"' in sql[2]
-    assert 'INSERT INTO "patients_historicalvisit"' in sql[2]
+    # inside the test's transaction, a savepoint and its release around the call
+    assert len(sql) == 3
+    assert sql[0].startswith("SAVEPOINT")
+    assert sql[1].startswith("SELECT patients_visit_book_")
+    assert sql[2].startswith("RELEASE SAVEPOINT")
+    assert Visit.history.filter(id=visit.pk, history_type="+").count() == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_outside_a_transaction_a_booking_is_one_statement_and_committed(
+    clinic, pt, day, receptionist
+):
+    patient = PatientFactory(clinic=clinic)
+    with CaptureQueriesContext(connection) as queries:
+        visit = book(clinic, pt, day, receptionist, patient=patient)
+    assert len(queries.captured_queries) == 1
+    assert not connection.in_atomic_block
+    assert Visit.objects.filter(pk=visit.pk, patient=patient).exists()
+    assert Visit.history.filter(id=visit.pk).count() == 1
+
+
+def test_the_function_locks_the_therapist_before_it_checks_and_inserts():
+    name, create = booking_sql._definition("default")
+    assert name in create
+    lock = create.index("FOR UPDATE OF u")
+    assert lock < create.index("WITH free AS") < create.index('INSERT INTO "patients_visit"')
+
+
+def test_without_the_function_a_booking_takes_the_orm_path_and_says_so(
+    clinic, pt, day, receptionist, monkeypatch, caplog
+):
+    """Code deployed without `migrate`: the ORM path books, and the log says to migrate."""
+    name, _ = booking_sql._definition("default")
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP FUNCTION {name}")  # undone with the test's transaction
+    monkeypatch.setattr(booking_sql, "_installed", set())
+    monkeypatch.setattr(booking_sql, "_warned", set())
+    with CaptureQueriesContext(connection) as queries:
+        visit = book(clinic, pt, day, receptionist)
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert not any(q.startswith("SELECT patients_visit_book_") for q in sql)
+    assert any(q.startswith('INSERT INTO "patients_visit"') for q in sql)
+    assert Visit.objects.filter(pk=visit.pk).exists()
+    assert "manage.py migrate" in caplog.text
+    assert name in caplog.text
+    book(clinic, pt, day, receptionist, hour=12)
+    assert caplog.text.count("manage.py migrate") == 1  # once per database, not per booking
+
+
+def test_migrate_installs_the_function(monkeypatch):
+    """post_migrate (sent by every `migrate`, also the one that made this test database) calls
+    the installer for the patients app; the installer creates the function."""
+    patients_app = apps.get_app_config("patients")
+    receivers, _ = post_migrate._live_receivers(patients_app)
+    assert booking_sql.install_after_migrate in receivers
+    name, _ = booking_sql._definition("default")
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP FUNCTION {name}")  # undone with the test's transaction
+    monkeypatch.setattr(booking_sql, "_installed", set())
+    booking_sql.install_after_migrate(using="default", app_config=patients_app)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_proc WHERE proname = %s", [name])
+        assert cursor.fetchone() == (1,)
+    assert ("default", connection.settings_dict["NAME"]) in booking_sql._installed
 
 
 @pytest.mark.parametrize(
