@@ -9,8 +9,10 @@ STAMP := $(VENV)/.installed
 CONSTRAINTS := requirements/constraints.txt
 PYTEST_ARGS ?=
 # `make test` spreads the tests over pytest-xdist processes, one per core and at most four (each
-# holds a database connection or two; the 64-booker concurrency tests need 66 of PostgreSQL's
-# 100). TEST_WORKERS=0 runs everything in one process, which reads better when debugging.
+# holds a database connection or two). The tests that open many connections at once (64
+# concurrent bookers, real workers, the bench's forked bookers) take a lock first
+# (tests/conftest.py, `one_at_a_time`), so they stay under PostgreSQL's 100 connections
+# together. TEST_WORKERS=0 runs everything in one process, which reads better when debugging.
 TEST_WORKERS ?= auto
 
 .DEFAULT_GOAL := help

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import fcntl
+import os
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.db.models import Model
@@ -39,6 +41,23 @@ def _static_files_without_manifest(settings, tmp_path_factory) -> None:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture
+def one_at_a_time(tmp_path_factory) -> Iterator[None]:
+    """Hold a lock shared by this run's pytest-xdist processes (`make test` runs several): the
+    tests that use it open tens of connections (64 concurrent bookers, real Celery workers) and
+    two of them at once would pass PostgreSQL's max_connections. Requested by `usefixtures`, it
+    is set up before the test's own fixtures (the workers it starts) and released after them."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # each process has its own basetemp under the run's one
+    with (root / "many-connections.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @pytest.fixture(autouse=True)

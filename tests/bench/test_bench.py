@@ -26,6 +26,8 @@ from patients.models import Visit
 from programs.models import ProgressSummary, TreatmentNote
 
 pytestmark = [
+    # Many connections at once: one such test at a time across pytest-xdist processes.
+    pytest.mark.usefixtures("one_at_a_time"),
     pytest.mark.postgres,
     pytest.mark.skipif(
         connection.vendor != "postgresql",

@@ -19,6 +19,8 @@ from patients.models import Evaluation
 from tests.factories import EvaluationFactory, therapist_in
 
 pytestmark = [
+    # Many connections at once: one such test at a time across pytest-xdist processes.
+    pytest.mark.usefixtures("one_at_a_time"),
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.skipif(

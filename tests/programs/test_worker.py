@@ -53,6 +53,8 @@ BROKER = settings.CELERY_BROKER_URL
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [
+    # Many connections at once: one such test at a time across pytest-xdist processes.
+    pytest.mark.usefixtures("one_at_a_time"),
     pytest.mark.broker,
     pytest.mark.postgres,
     pytest.mark.skipif(
