@@ -329,8 +329,10 @@ class Visit(TimeStamped):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     # No index of their own for the keys that lead a composite index below (clinic, therapist,
-    # room, patient, episode): every insert would maintain it, and the composite serves the same
-    # lookups (issue 11: a booking updates every index of this table).
+    # room, patient): every insert would maintain it, and the composite serves the same lookups
+    # (issue 11: a booking updates every index of this table). The episode keeps its own: most
+    # visits' episode repeats, so that index is small, and the compliance report's join by
+    # episode uses it where it would scan the whole table rather than read episode_status.
     clinic = models.ForeignKey(
         Clinic, on_delete=models.PROTECT, related_name="visits", db_index=False
     )
@@ -361,7 +363,6 @@ class Visit(TimeStamped):
         null=True,
         blank=True,
         related_name="visits",
-        db_index=False,
     )
     booked_by = models.ForeignKey(
         "clinic.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

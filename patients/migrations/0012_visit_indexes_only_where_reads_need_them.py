@@ -1,8 +1,9 @@
 """Drop the visit's single-column indexes that a booking maintains and no read needs (issue 11).
 
-On `patients_visit`, the keys clinic, patient, therapist, room and episode each lead a composite
-index (clinic_day, patient, therapist_day, room_day, episode_status) that serves every lookup
-the single-column one did, cascades included. On `patients_historicalvisit`, the copies of the
+On `patients_visit`, the keys clinic, patient, therapist and room each lead a composite index
+(clinic_day, patient, therapist_day, room_day) that serves every lookup the single-column one
+did, cascades included. The episode's own index stays: the planner reads it, not the larger
+episode_status, for the compliance report's visits of active episodes. On `patients_historicalvisit`, the copies of the
 keys and of public_id are never filtered on: the history is read by visit id and by date.
 
 Only the state goes through AlterField: on PostgreSQL, Django's AlterField of a foreign key's
@@ -18,7 +19,7 @@ from django.conf import settings
 from django.db import migrations, models
 
 DROPPED = {
-    "visit": ["clinic", "patient", "therapist", "room", "episode"],
+    "visit": ["clinic", "patient", "therapist", "room"],
     "historicalvisit": [
         "public_id",
         "clinic",
@@ -180,18 +181,6 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="visits",
                         to="clinic.clinic",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="visit",
-                    name="episode",
-                    field=models.ForeignKey(
-                        blank=True,
-                        db_index=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="visits",
-                        to="patients.episodeofcare",
                     ),
                 ),
                 migrations.AlterField(

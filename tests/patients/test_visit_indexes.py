@@ -29,6 +29,13 @@ def plain_indexes(table: str) -> dict[str, tuple[str, ...]]:
     }
 
 
+# The one index kept although another starts with its column: the episode's. Most visits'
+# episode repeats, so it is small (deduplicated), and at 1M visits the planner joins the
+# compliance report's active episodes through it (66 ms) where without it it scans the table
+# (300 ms) rather than read the wider episode_status.
+KEPT_PREFIXES = {("episode_id",)}
+
+
 def test_no_visit_index_is_the_leading_part_of_another():
     indexes = plain_indexes(Visit._meta.db_table)
     assert indexes, "introspection found no index on the visits table"
@@ -36,9 +43,13 @@ def test_no_visit_index_is_the_leading_part_of_another():
         (name, other)
         for name, columns in indexes.items()
         for other, longer in indexes.items()
-        if other != name and len(longer) > len(columns) and longer[: len(columns)] == columns
+        if other != name
+        and len(longer) > len(columns)
+        and longer[: len(columns)] == columns
+        and columns not in KEPT_PREFIXES
     ]
     assert redundant == []
+    assert set(KEPT_PREFIXES) <= set(indexes.values())
 
 
 def test_each_key_of_a_visit_is_still_served_by_an_index():
