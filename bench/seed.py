@@ -162,7 +162,9 @@ class Size:
 # the working slots.
 SIZES: dict[str, Size] = {
     "tiny": Size("tiny", 600, 2, 4, 120, past_days=12, future_days=7, active_episodes=4),
-    "quick": Size("quick", 10_000, 20, 10, 2_000, past_days=8, future_days=8),
+    # 15 patients per therapist: enough for the 12 episodes each runs at once, as at full (with
+    # 10 a therapist ran only 10, and every report over the present read fewer episodes).
+    "quick": Size("quick", 10_000, 20, 10, 3_000, past_days=8, future_days=8),
     "full": Size("full", 1_000_000, 20, 10, 100_000, past_days=1_826 - 8, future_days=8),
     # `python -m bench summaries` (bench/summaries.py): the quick practice over five weeks,
     # nearly all of it past, for at least 10,000 completed visits to summarise.
