@@ -67,6 +67,7 @@ ARGUMENTS = (
     ("by", "bigint"),
 )
 NOT_A_THERAPIST = -1  # what the function answers when the lock finds no active therapist
+UNDEFINED_FUNCTION = "42883"  # PostgreSQL's SQLSTATE for a call of a function that is not there
 
 
 class Booked(enum.Enum):
@@ -221,6 +222,28 @@ def _function_ready(using: str) -> bool:
             key[1],
         )
     return found
+
+
+def function_went_missing(exc: Exception, *, using: str = "default") -> bool:
+    """Whether `exc` is PostgreSQL saying the booking function does not exist (dropped, or a
+    database restored without it after this process saw it). Then this process forgets that it
+    is there, warns, and the booking takes the ORM path instead of failing."""
+    cause = exc.__cause__
+    if getattr(cause, "sqlstate", None) != UNDEFINED_FUNCTION:
+        return False
+    name, _ = _definition(using)
+    if name not in str(cause):
+        return False
+    key = _key(using)
+    _installed.discard(key)
+    _warned.add(key)
+    logger.warning(
+        "The booking function %s went missing from database %s: bookings take the slower ORM "
+        "path until `manage.py migrate` runs.",
+        name,
+        key[1],
+    )
+    return True
 
 
 def visit_insert_if_free(visit: Visit, *, by: User | None, using: str = "default") -> Booked:

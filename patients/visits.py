@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import (
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+    connection,
+    transaction,
+)
 from django.db.models import Exists, Q
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
@@ -38,7 +44,7 @@ from clinic.models import (
 )
 from clinic.records import record_save
 from patients.availability import ClinicCalendar, Slot, clinic_calendar, free_slots
-from patients.booking_sql import Booked, visit_insert_if_free
+from patients.booking_sql import Booked, function_went_missing, visit_insert_if_free
 from patients.models import MAX_VISIT_LENGTH, EpisodeOfCare, Patient, Visit, VisitSeries
 from patients.scheduling import (
     Interval,
@@ -427,7 +433,12 @@ def visit_book(
 
     def book_in_one_statement() -> Visit | None:
         visit = new_visit()
-        answer = _retrying(lambda: visit_insert_if_free(visit, by=by), single_statement=True)
+        try:
+            answer = _retrying(lambda: visit_insert_if_free(visit, by=by), single_statement=True)
+        except ProgrammingError as exc:  # rolled back to before the call (savepoint or none)
+            if not function_went_missing(exc):
+                raise
+            answer = Booked.NO_FUNCTION
         if answer is Booked.NOT_A_THERAPIST:
             raise ValidationError({"therapist": "No active therapist with this id in this clinic."})
         if answer is Booked.IN_THE_WAY:

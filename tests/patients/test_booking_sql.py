@@ -181,6 +181,26 @@ def test_without_the_function_a_booking_takes_the_orm_path_and_says_so(
     assert caplog.text.count("manage.py migrate") == 1  # once per database, not per booking
 
 
+def test_a_function_dropped_after_this_process_saw_it_costs_no_booking(
+    clinic, pt, day, receptionist, caplog
+):
+    """A database restored without the function while this process still counts it as there:
+    the failed call is rolled back, the ORM path books, the log says to migrate."""
+    name, _ = booking_sql._definition("default")
+    assert booking_sql._function_ready("default")
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP FUNCTION {name}")  # undone with the test's transaction
+    visit = book(clinic, pt, day, receptionist)
+    assert Visit.objects.filter(pk=visit.pk).exists()
+    assert Visit.history.filter(id=visit.pk).count() == 1
+    assert "went missing" in caplog.text
+    assert ("default", connection.settings_dict["NAME"]) not in booking_sql._installed
+    booking_sql.function_install()  # as migrate would; the next booking uses it again
+    with CaptureQueriesContext(connection) as queries:
+        book(clinic, pt, day, receptionist, hour=12)
+    assert any(q["sql"].startswith(f"SELECT {name}(") for q in queries.captured_queries)
+
+
 def test_migrate_installs_the_function(monkeypatch):
     """post_migrate (sent by every `migrate`, also the one that made this test database) calls
     the installer for the patients app; the installer creates the function."""
