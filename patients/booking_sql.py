@@ -1,10 +1,11 @@
 # ruff: noqa: S608 - the SQL is built from the models' table and column names; values are parameters
 """The booking's fast path on PostgreSQL: one function call locks, checks and inserts (issue 11).
 
-`visit_book` on PostgreSQL calls a PL/pgSQL function built here from the models. Its first
-statement takes the therapist's row lock (answering only for an active therapist of the
-clinic). Its second statement, which starts after the lock is held and so sees every booking
-committed before it, runs the four availability tests of `check_availability` (opening hours,
+`visit_book` on PostgreSQL calls a PL/pgSQL function built here from the models. It first
+takes the therapist's row lock (answering only for an active therapist of the clinic), then the
+patient's and the room's (`visits._lock_patient_and_room`), always in that order. Its last
+statement, which starts after the locks are held and so sees every booking committed before
+it, runs the four availability tests of `check_availability` (opening hours,
 closures, working hours, time off) and the overlap test of `check_overlaps`, and when all pass
 inserts the visit and its history row (simple_history's "+" record) as data-modifying CTEs.
 
@@ -41,8 +42,8 @@ from django.db.models import Field
 from django.utils import timezone
 
 from clinic.capabilities import Role
-from clinic.models import Closure, Membership, OpeningHours, TimeOff, User, WorkingHours
-from patients.models import MAX_VISIT_LENGTH, Visit
+from clinic.models import Closure, Membership, OpeningHours, Room, TimeOff, User, WorkingHours
+from patients.models import MAX_VISIT_LENGTH, Patient, Visit
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +133,10 @@ BEGIN
     FOR UPDATE OF u;
   IF NOT FOUND THEN
     RETURN {NOT_A_THERAPIST};
+  END IF;
+  PERFORM 1 FROM {_table(Patient)} WHERE id = %(patient)s FOR NO KEY UPDATE;
+  IF %(room)s IS NOT NULL THEN
+    PERFORM 1 FROM {_table(Room)} WHERE id = %(room)s FOR NO KEY UPDATE;
   END IF;
   WITH free AS (
     SELECT 1 WHERE

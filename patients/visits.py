@@ -299,6 +299,20 @@ def _lock_therapist(therapist: User, clinic: Clinic | None = None) -> None:
         raise ValidationError({"therapist": "No active therapist with this id in this clinic."})
 
 
+def _lock_patient_and_room(patient: Patient, room: Room | None) -> None:
+    """After the therapist's lock, the patient's and the room's (FOR NO KEY UPDATE, which leaves
+    foreign-key checks alone): concurrent bookings of one patient or one room (the pool, say)
+    then queue as those of one therapist do, instead of meeting in the exclusion constraints,
+    where inserters of overlapping visits can deadlock. Every booking takes them in the same
+    order: therapist, patient, room. Where the database has no row locks (SQLite, whose
+    transactions start IMMEDIATE), nothing to do."""
+    if not connection.features.has_select_for_no_key_update:
+        return
+    list(Patient.objects.select_for_update(no_key=True).filter(pk=patient.pk).values_list("pk"))
+    if room is not None:
+        list(Room.objects.select_for_update(no_key=True).filter(pk=room.pk).values_list("pk"))
+
+
 def one_statement_booking() -> bool:
     """Whether visit_book takes the one-statement path (PostgreSQL; tests turn it off to book
     the same cases through the ORM checks and compare)."""
@@ -447,6 +461,7 @@ def visit_book(
 
     def book() -> Visit:
         _lock_therapist(therapist, clinic)
+        _lock_patient_and_room(patient, room)
         checks()
         return _insert([new_visit()], by=by)[0]  # a new row on every attempt
 

@@ -4,8 +4,9 @@ Exactly one gets 201 and 63 get 409, never a 5xx, round after round; afterwards 
 visits of one therapist, one room or one patient overlap in the database. Three variants:
 
 - one therapist, 64 patients: the therapist's row lock (SELECT ... FOR UPDATE) queues them;
-- 64 therapists, one room: nothing is locked in common, the room's exclusion constraint decides;
-- 64 therapists, one patient: likewise the patient's exclusion constraint.
+- 64 therapists, one room: the room's row lock queues them (FOR NO KEY UPDATE, after each
+  booker's own therapist's), and the room's exclusion constraint is the last line of defence;
+- 64 therapists, one patient: likewise the patient's row lock and exclusion constraint.
 
 PostgreSQL only: row locks and exclusion constraints are what is under test, and SQLite's test
 database lives in memory, which threads cannot share. CI runs the suite on PostgreSQL.
@@ -57,10 +58,10 @@ pytestmark = [
 
 BOOKERS = 64
 ROUNDS = 20
-# The therapist variant runs the full 20 rounds; the two others exercise the exclusion
-# constraints (and the deadlocks they can raise between inserters) in fewer, to keep the file
-# around half a minute on a two-core machine.
-ROUNDS_WITHOUT_A_COMMON_LOCK = 4
+# The therapist variant runs the full 20 rounds; the two others, whose 64 bookers each lock a
+# therapist of their own before the shared room or patient, run fewer to keep the file around
+# half a minute on a two-core machine.
+ROUNDS_OF_MANY_THERAPISTS = 4
 SLOT_MINUTES = 30
 OCCUPYING = "('booked', 'checked_in', 'completed')"
 
@@ -212,7 +213,7 @@ def test_64_bookers_of_one_therapists_slot_one_wins_each_of_20_rounds(clinic, de
 
 
 def test_64_therapists_booking_one_room_one_wins_each_round(clinic, desk, day):
-    rounds = ROUNDS_WITHOUT_A_COMMON_LOCK
+    rounds = ROUNDS_OF_MANY_THERAPISTS
     therapists = therapists_working(clinic, day, BOOKERS)
     patients = [PatientFactory(clinic=clinic) for _ in range(BOOKERS)]
     room = RoomFactory(clinic=clinic, name="Hydrotherapy pool")
@@ -238,7 +239,7 @@ def test_64_therapists_booking_one_room_one_wins_each_round(clinic, desk, day):
 
 
 def test_one_patient_booked_with_64_therapists_at_once_gets_one_visit_each_round(clinic, desk, day):
-    rounds = ROUNDS_WITHOUT_A_COMMON_LOCK
+    rounds = ROUNDS_OF_MANY_THERAPISTS
     therapists = therapists_working(clinic, day, BOOKERS)
     patient = PatientFactory(clinic=clinic)
     bodies = [
@@ -317,12 +318,14 @@ def test_booking_locks_the_therapist_row_before_it_checks_and_inserts(
     monkeypatch.setattr(visits, "one_statement_booking", lambda: one_statement)
     (therapist,) = therapists_working(clinic, day, 1)
     patient = PatientFactory(clinic=clinic)
+    room = RoomFactory(clinic=clinic)
     starts_at = localize(dt.datetime.combine(day, dt.time(10)), clinic.tz)
     with CaptureQueriesContext(connection) as queries:
         visits.visit_book(
             clinic=clinic,
             patient=patient,
             therapist=therapist,
+            room=room,
             starts_at=starts_at,
             ends_at=starts_at + dt.timedelta(minutes=30),
             by=desk,
@@ -332,6 +335,14 @@ def test_booking_locks_the_therapist_row_before_it_checks_and_inserts(
         (call,) = [q for q in sql if q.startswith("SELECT patients_visit_book_")]
         sql = function_statements(call.removeprefix("SELECT ").split("(", 1)[0])
     lock = next(i for i, q in enumerate(sql) if "FOR UPDATE" in q and '"clinic_user"' in q)
+    # then the patient's and the room's, in that order (every booker the same: no lock cycle)
+    patient_lock = next(
+        i for i, q in enumerate(sql) if "FOR NO KEY UPDATE" in q and '"patients_patient"' in q
+    )
+    room_lock = next(
+        i for i, q in enumerate(sql) if "FOR NO KEY UPDATE" in q and '"clinic_room"' in q
+    )
+    assert lock < patient_lock < room_lock
     if one_statement:  # the overlap test and the INSERT are one statement, after the lock
         overlap_check = insert = next(
             i for i, q in enumerate(sql) if 'NOT EXISTS (SELECT 1 FROM "patients_visit"' in q
@@ -342,4 +353,4 @@ def test_booking_locks_the_therapist_row_before_it_checks_and_inserts(
             i for i, q in enumerate(sql) if q.startswith('SELECT "patients_visit"."id"')
         )
         insert = next(i for i, q in enumerate(sql) if q.startswith('INSERT INTO "patients_visit"'))
-    assert lock < overlap_check <= insert
+    assert room_lock < overlap_check <= insert
