@@ -301,11 +301,11 @@ def _lock_therapist(therapist: User, clinic: Clinic | None = None) -> None:
 
 def _lock_patient_and_room(patient: Patient, room: Room | None) -> None:
     """After the therapist's lock, the patient's and the room's (FOR NO KEY UPDATE, which leaves
-    foreign-key checks alone): concurrent bookings of one patient or one room (the pool, say)
-    then queue as those of one therapist do, instead of meeting in the exclusion constraints,
-    where inserters of overlapping visits can deadlock. Every booking takes them in the same
-    order: therapist, patient, room. Where the database has no row locks (SQLite, whose
-    transactions start IMMEDIATE), nothing to do."""
+    foreign-key checks alone): concurrent bookings, reschedulings and series of one patient or
+    one room (the pool, say) then queue as those of one therapist do, instead of meeting in the
+    exclusion constraints, where inserters of overlapping visits can deadlock. Every booking
+    takes them in the same order: therapist, patient, room. Where the database has no row
+    locks (SQLite, whose transactions start IMMEDIATE), nothing to do."""
     if not connection.features.has_select_for_no_key_update:
         return
     list(Patient.objects.select_for_update(no_key=True).filter(pk=patient.pk).values_list("pk"))
@@ -604,6 +604,7 @@ def visit_reschedule(
     def move() -> Visit:
         locked = _begin_transition(visit, "reschedule")
         _lock_therapist(therapist)
+        _lock_patient_and_room(locked.patient, new_room)  # type: ignore[arg-type]
         day = starts_at.astimezone(clinic.tz).date()
         calendar = clinic_calendar(
             clinic=clinic, first_day=day, last_day=day, therapist_ids=[therapist.pk]
@@ -808,6 +809,7 @@ def series_book(
 
     def book() -> tuple[VisitSeries, list[Visit]]:
         _lock_therapist(therapist)
+        _lock_patient_and_room(patient, room)
         preview = series_preview(
             clinic=clinic,
             patient=patient,

@@ -354,3 +354,50 @@ def test_booking_locks_the_therapist_row_before_it_checks_and_inserts(
         )
         insert = next(i for i, q in enumerate(sql) if q.startswith('INSERT INTO "patients_visit"'))
     assert room_lock < overlap_check <= insert
+
+
+def lock_positions(sql: list[str]) -> tuple[int, int, int]:
+    """Where the therapist's, the patient's and the room's row locks were taken."""
+    therapist = next(i for i, q in enumerate(sql) if "FOR UPDATE" in q and '"clinic_user"' in q)
+    patient = next(
+        i for i, q in enumerate(sql) if "FOR NO KEY UPDATE" in q and '"patients_patient"' in q
+    )
+    room = next(i for i, q in enumerate(sql) if "FOR NO KEY UPDATE" in q and '"clinic_room"' in q)
+    return therapist, patient, room
+
+
+@pytest.mark.django_db
+def test_rescheduling_and_series_take_the_same_locks_in_the_same_order(clinic, desk, day):
+    """Every way of occupying a room or a patient's time takes therapist, patient, room, in
+    that order, so no two of them wait on each other in a cycle."""
+    (therapist,) = therapists_working(clinic, day, 1)
+    patient = PatientFactory(clinic=clinic)
+    room = RoomFactory(clinic=clinic)
+    starts_at = localize(dt.datetime.combine(day, dt.time(10)), clinic.tz)
+    visit = VisitFactory(
+        clinic=clinic,
+        patient=patient,
+        therapist=therapist,
+        room=room,
+        starts_at=starts_at,
+        ends_at=starts_at + dt.timedelta(minutes=30),
+    )
+    with CaptureQueriesContext(connection) as moved:
+        visits.visit_reschedule(visit=visit, starts_at=starts_at + dt.timedelta(hours=1), by=desk)
+    therapist_at, patient_at, room_at = lock_positions([q["sql"] for q in moved.captured_queries])
+    assert therapist_at < patient_at < room_at
+    with CaptureQueriesContext(connection) as booked:
+        visits.series_book(
+            clinic=clinic,
+            patient=PatientFactory(clinic=clinic),
+            therapist=therapist,
+            weekdays=[day.weekday()],
+            local_time=dt.time(14),
+            duration=dt.timedelta(minutes=30),
+            first_day=day,
+            occurrences=2,
+            by=desk,
+            room=room,
+        )
+    therapist_at, patient_at, room_at = lock_positions([q["sql"] for q in booked.captured_queries])
+    assert therapist_at < patient_at < room_at
