@@ -162,8 +162,17 @@ def _console(watch: Watch, msg: object) -> None:
     watch.problems.append(f"console error: {text} ({where})")
 
 
+@pytest.fixture(scope="session")
+def _static_root_exists() -> None:
+    """The live server (a session fixture, so set up before the per-test settings) builds its
+    WhiteNoise middleware once, from the configured STATIC_ROOT, which warns when that folder
+    does not exist (collectstatic has not run in a fresh clone). The files themselves come from
+    the apps' folders (WHITENOISE_USE_FINDERS)."""
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+
+
 @pytest.fixture
-def page(browser: object, live_server: object) -> Iterator[object]:
+def page(browser: object, _static_root_exists: None, live_server: object) -> Iterator[object]:
     """A fresh browser context (tablet-sized, 1180x820) on the live server; fails the test on any
     CSP violation or console error it saw."""
     context = browser.new_context(  # type: ignore[attr-defined]
