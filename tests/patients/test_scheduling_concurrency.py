@@ -302,6 +302,16 @@ def test_the_database_itself_refuses_overlapping_occupying_visits(clinic, shared
     assert Visit.objects.count() == 6
 
 
+def lock_positions(sql: list[str]) -> tuple[int, int, int]:
+    """Where the therapist's, the patient's and the room's row locks were taken."""
+    therapist = next(i for i, q in enumerate(sql) if "FOR UPDATE" in q and '"clinic_user"' in q)
+    patient = next(
+        i for i, q in enumerate(sql) if "FOR NO KEY UPDATE" in q and '"patients_patient"' in q
+    )
+    room = next(i for i, q in enumerate(sql) if "FOR NO KEY UPDATE" in q and '"clinic_room"' in q)
+    return therapist, patient, room
+
+
 def function_statements(name: str) -> list[str]:
     """The statements of an installed PL/pgSQL function, as PostgreSQL stores its source."""
     with connection.cursor() as cursor:
@@ -334,14 +344,8 @@ def test_booking_locks_the_therapist_row_before_it_checks_and_inserts(
     if one_statement:  # one call of the booking function (booking_sql): its own statements
         (call,) = [q for q in sql if q.startswith("SELECT patients_visit_book_")]
         sql = function_statements(call.removeprefix("SELECT ").split("(", 1)[0])
-    lock = next(i for i, q in enumerate(sql) if "FOR UPDATE" in q and '"clinic_user"' in q)
-    # then the patient's and the room's, in that order (every booker the same: no lock cycle)
-    patient_lock = next(
-        i for i, q in enumerate(sql) if "FOR NO KEY UPDATE" in q and '"patients_patient"' in q
-    )
-    room_lock = next(
-        i for i, q in enumerate(sql) if "FOR NO KEY UPDATE" in q and '"clinic_room"' in q
-    )
+    # the therapist's, the patient's and the room's, in that order (every booker: no cycle)
+    lock, patient_lock, room_lock = lock_positions(sql)
     assert lock < patient_lock < room_lock
     if one_statement:  # the overlap test and the INSERT are one statement, after the lock
         overlap_check = insert = next(
@@ -354,16 +358,6 @@ def test_booking_locks_the_therapist_row_before_it_checks_and_inserts(
         )
         insert = next(i for i, q in enumerate(sql) if q.startswith('INSERT INTO "patients_visit"'))
     assert room_lock < overlap_check <= insert
-
-
-def lock_positions(sql: list[str]) -> tuple[int, int, int]:
-    """Where the therapist's, the patient's and the room's row locks were taken."""
-    therapist = next(i for i, q in enumerate(sql) if "FOR UPDATE" in q and '"clinic_user"' in q)
-    patient = next(
-        i for i, q in enumerate(sql) if "FOR NO KEY UPDATE" in q and '"patients_patient"' in q
-    )
-    room = next(i for i, q in enumerate(sql) if "FOR NO KEY UPDATE" in q and '"clinic_room"' in q)
-    return therapist, patient, room
 
 
 @pytest.mark.django_db
