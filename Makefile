@@ -20,7 +20,8 @@ TEST_WORKERS ?= auto
 
 help:
 	@echo "make run               migrate, load demo data, run web server + Celery worker (Ctrl-C stops)"
-	@echo "make test              run the test suite (PYTEST_ARGS='-k name -x' to pass arguments)"
+	@echo "make test              run the test suite (PYTEST_ARGS='-k name -x' to pass arguments,"
+	@echo "                       TEST_WORKERS=0 for one process instead of one per core)"
 	@echo "make chromium          install Debian's chromium for the browser tests (as root)"
 	@echo "make lint              ruff check and ruff format --check"
 	@echo "make format            ruff format and ruff check --fix"
