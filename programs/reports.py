@@ -50,12 +50,13 @@ from django.db.models import (
     Subquery,
     Sum,
 )
+from django.db.models.lookups import In
 from django.utils import timezone
 
 from clinic.capabilities import Capability
 from clinic.models import Clinic, Closure, OpeningHours, Room, TimeOff, WorkingHours
 from patients import outcomes
-from patients.models import EpisodeOfCare, Evaluation, OutcomeMeasure, Visit
+from patients.models import EpisodeOfCare, Evaluation, OutcomeMeasure, Patient, Visit
 from patients.scheduling import Interval, daterange, intersect, subtract, wall_blocks
 from programs import compliance
 from programs.models import PlanOfCare, TreatmentNote
@@ -63,7 +64,7 @@ from programs.selectors import (
     CERTIFICATION_ENDING_WARN_DAYS,
     _certification,
     _progress_reports,
-    _treatment_dates,
+    _treatment_days,
 )
 
 MAX_PERIOD_DAYS = 366
@@ -138,6 +139,17 @@ class LocalDate(Func):
         return super().as_sql(
             compiler, connection, template="django_datetime_cast_date(%(expressions)s, 'UTC')"
         )
+
+
+class AnyOf(In):
+    """`AnyOf(F("episode_id"), ids)`: the column is one of the ids. On PostgreSQL one array
+    parameter (`= ANY(%s)`), which the planner reads as "this many rows, through the index";
+    an `IN` list of thousands of literals costs more to plan than the rows cost to read. Other
+    databases get the plain `IN`."""
+
+    def as_postgresql(self, compiler: Any, connection: Any) -> Any:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s)", (*lhs_params, list(self.rhs))
 
 
 class LocalMonth(LocalDate):
@@ -617,6 +629,12 @@ def _measured_in(period: Period) -> QuerySet[OutcomeMeasure, Any]:
     ).values("episode_id")
 
 
+def _mrn() -> Subquery:
+    """The episode's patient's MRN, looked up by the patient's id for each episode: a join
+    would let PostgreSQL hash every patient the practice ever had."""
+    return Subquery(Patient.objects.filter(pk=OuterRef("patient_id")).values("mrn"))
+
+
 def _score(instrument: str, value: Decimal) -> outcomes.Score:
     found = outcomes.instrument_get(instrument)
     return outcomes.Score(
@@ -631,9 +649,9 @@ def _score(instrument: str, value: Decimal) -> outcomes.Score:
 
 def outcomes_report(*, clinics: list[Clinic], period: Period) -> Report:
     """Mean ODI and NPRS improvement per episode, and the share of episodes reaching the MCID,
-    per therapist and per clinic: one query (baseline and latest scores as subqueries), over
-    the episodes with a score recorded in the period only (`_measured_in`), whatever the
-    number of episodes and scores before it."""
+    per therapist and per clinic: two queries, the episodes with a score recorded in the
+    period (`_measured_in`), then those episodes with their baseline and latest scores as
+    subqueries, whatever the number of episodes and scores before them."""
     annotations: dict[str, Any] = {}
     for code in OUTCOME_INSTRUMENTS:
         first = _measures(code, period).order_by("recorded_on", "pk")
@@ -643,16 +661,18 @@ def outcomes_report(*, clinics: list[Clinic], period: Period) -> Report:
         annotations[f"{code}_latest"] = Subquery(last.values("score")[:1])
         annotations[f"{code}_latest_pk"] = Subquery(last.values("pk")[:1])
         annotations[f"{code}_latest_on"] = Subquery(last.values("recorded_on")[:1])
+    # The episodes measured in the period first (an index-only scan by date), then those
+    # episodes by their ids: as a subquery, PostgreSQL hashes it against every episode the
+    # practice ever had, and the time grows with the years.
+    measured = list(_measured_in(period).order_by().distinct().values_list("episode_id", flat=True))
     episodes = (
-        EpisodeOfCare.objects.filter(
-            clinic__in=[c.pk for c in clinics], pk__in=_measured_in(period)
-        )
-        .annotate(**annotations)
+        EpisodeOfCare.objects.filter(AnyOf(F("pk"), measured), clinic__in=[c.pk for c in clinics])
+        .annotate(**annotations, mrn=_mrn())
         .values(
             "pk",
             "public_id",
             "clinic__name",
-            "patient__mrn",
+            "mrn",
             "therapist__first_name",
             "therapist__last_name",
             "therapist__username",
@@ -672,7 +692,7 @@ def outcomes_report(*, clinics: list[Clinic], period: Period) -> Report:
         row: dict[str, Any] = {
             "clinic": e["clinic__name"],
             "therapist": therapist,
-            "mrn": e["patient__mrn"],
+            "mrn": e["mrn"],
             "episode": str(e["public_id"]),
         }
         counted = False
@@ -783,14 +803,17 @@ def compliance_report(
     `today` overrides every clinic's own today (for tests)."""
     ids = [c.pk for c in clinics]
     by_id = {c.pk: c for c in clinics}
-    # Only the columns the clocks read (index `patients_episode_active`), the patient's and the
-    # therapist's as values (no model of either per episode); the clinics are the ones given,
-    # not read again per episode.
+    # The report reads the present: the active episodes (index `patients_episode_active`),
+    # then only their own rows through each table's episode index. Joined to a whole history
+    # table (every patient, plan and evaluation since the practice began), PostgreSQL hashes
+    # that table in full, and the time grows with the years. Only the columns the clocks read;
+    # the patient's MRN (a lookup per episode) and the therapist's name as values, no model of
+    # either; the clinics are the ones given.
     episodes = list(
         EpisodeOfCare.objects.filter(clinic__in=ids, status=EpisodeOfCare.Status.ACTIVE)
         .only(*COMPLIANCE_EPISODE_FIELDS)
         .annotate(
-            mrn=F("patient__mrn"),
+            mrn=_mrn(),
             therapist_first_name=F("therapist__first_name"),
             therapist_last_name=F("therapist__last_name"),
             therapist_username=F("therapist__username"),
@@ -799,30 +822,46 @@ def compliance_report(
     )
     for episode in episodes:
         episode.clinic = by_id[episode.clinic_id]
-    active = EpisodeOfCare.objects.filter(clinic__in=ids, status=EpisodeOfCare.Status.ACTIVE)
-    starts: dict[int, list[dt.datetime]] = defaultdict(list)
-    units: dict[int, list[tuple[dt.datetime, int]]] = defaultdict(list)
+    active = [episode.pk for episode in episodes]
+    zones = {episode.pk: episode.clinic.tz for episode in episodes}
+    # Per episode and clinic-local day: how many visits were completed and the units of the
+    # signed notes (the clocks read nothing finer than a day). The visits through the active
+    # episodes' subquery, which PostgreSQL walks by index; given the ids as a list it expects
+    # a whole episode's average of visits for each and hashes every treatment note instead.
+    # The evaluations and plans by the list of ids (`AnyOf`).
+    active_episodes = EpisodeOfCare.objects.filter(
+        clinic__in=ids, status=EpisodeOfCare.Status.ACTIVE
+    ).values("pk")
+    by_day: dict[int, dict[dt.date, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     signed = Q(treatment_note__status=TreatmentNote.Status.SIGNED)
     for episode_id, starts_at, status, signed_units in (
-        Visit.objects.filter(episode__in=active)
+        Visit.objects.filter(episode__in=active_episodes)
         .filter(Q(status=S.COMPLETED) | signed)
-        .values("episode_id", "starts_at", "status")
+        .values("pk", "episode_id", "starts_at", "status")
         .annotate(units=Sum("treatment_note__billing_lines__units", filter=signed))
         .values_list("episode_id", "starts_at", "status", "units")
         .order_by()
     ):
-        if status == S.COMPLETED:
-            starts[episode_id].append(starts_at)
-        if signed_units:
-            units[episode_id].append((starts_at, signed_units))
+        tz = zones.get(episode_id)
+        if tz is None:  # an episode started since the episodes were read: not in this report
+            continue
+        that_day = by_day[episode_id][timezone.localdate(starts_at, tz)]
+        that_day[0] += status == S.COMPLETED
+        that_day[1] += signed_units or 0
+    days = {
+        episode_id: [(day, visits, units) for day, (visits, units) in tallies.items()]
+        for episode_id, tallies in by_day.items()
+    }
     evaluations: dict[int, list[tuple[str, dt.date, str, str | None]]] = defaultdict(list)
-    for episode_id, *facts in Evaluation.objects.filter(episode__in=active).values_list(
+    for episode_id, *facts in Evaluation.objects.filter(AnyOf(F("episode_id"), active)).values_list(
         "episode_id", "kind", "performed_on", "status", "signed_by__therapist_profile__discipline"
     ):
         evaluations[episode_id].append(tuple(facts))  # type: ignore[arg-type]
     plans = {
         plan.episode_id: plan
-        for plan in PlanOfCare.objects.filter(episode__in=active, status=PlanOfCare.Status.ACTIVE)
+        for plan in PlanOfCare.objects.filter(
+            AnyOf(F("episode_id"), active), status=PlanOfCare.Status.ACTIVE
+        )
         .only(*COMPLIANCE_PLAN_FIELDS)
         .order_by()  # one active plan per episode (a constraint): no order needed
     }
@@ -846,7 +885,10 @@ def compliance_report(
         }
         tally = counts[episode.clinic.name]
         clock = compliance.progress_report_status(
-            treatment_dates=_treatment_dates(episode, starts[episode.pk], evaluations[episode.pk]),
+            treatment_dates=_treatment_days(
+                (day for day, visits, _ in days.get(episode.pk, ()) if visits),
+                evaluations[episode.pk],
+            ),
             reports=_progress_reports(evaluations[episode.pk]),
             today=day,
             clock_on=episode.progress_report_clock,
@@ -876,7 +918,7 @@ def compliance_report(
             rows.append(
                 {**base, "area": "Plan of care", "level": flag.level, "message": flag.message}
             )
-        authorization = _authorization_status(episode, starts[episode.pk], units[episode.pk], day)
+        authorization = _authorization_status(episode, days.get(episode.pk, []), day)
         if authorization is not None and authorization.status in ("warn", "exhausted"):
             tally["auth_used" if authorization.status == "exhausted" else "auth_nearly"] += 1
             for message in authorization.flags:
@@ -955,13 +997,11 @@ def _level(critical: bool) -> str:
 
 
 def _authorization_status(
-    episode: EpisodeOfCare,
-    starts: list[dt.datetime],
-    signed_units: list[tuple[dt.datetime, int]],
-    today: dt.date,
+    episode: EpisodeOfCare, days: list[tuple[dt.date, int, int]], today: dt.date
 ) -> compliance.AuthorizationStatus | None:
-    """As programs.selectors counts it for one episode: completed visits and signed units
-    within the authorization's local dates."""
+    """As programs.selectors counts it for one episode: completed visits and signed units on
+    the clinic-local days the authorization covers. `days`: (day, completed visits, signed
+    units) per day of the episode."""
     if (
         episode.auth_visits is None
         and episode.auth_units is None
@@ -969,18 +1009,17 @@ def _authorization_status(
         and episode.auth_starts_on is None
     ):
         return None
-    tz = episode.clinic.tz
     first, last = episode.auth_starts_on, episode.auth_ends_on
-
-    def covered(moment: dt.datetime) -> bool:
-        day = timezone.localdate(moment, tz)
-        return (first is None or day >= first) and (last is None or day <= last)
-
+    covered = [
+        (visits, units)
+        for day, visits, units in days
+        if (first is None or day >= first) and (last is None or day <= last)
+    ]
     return compliance.authorization_status(
         visits_approved=episode.auth_visits,
-        visits_used=sum(1 for start in starts if covered(start)),
+        visits_used=sum(visits for visits, _ in covered),
         units_approved=episode.auth_units,
-        units_used=sum(n for start, n in signed_units if covered(start)),
+        units_used=sum(units for _, units in covered),
         starts_on=first,
         ends_on=last,
         today=today,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -357,7 +357,15 @@ def _treatment_dates(
     evaluations: Sequence[tuple[str, dt.date, str, str | None]],
 ) -> list[dt.date]:
     tz = episode.clinic.tz
-    days = {timezone.localdate(start, tz) for start in starts}
+    return _treatment_days({timezone.localdate(start, tz) for start in starts}, evaluations)
+
+
+def _treatment_days(
+    visit_days: Iterable[dt.date], evaluations: Sequence[tuple[str, dt.date, str, str | None]]
+) -> list[dt.date]:
+    """The clinic-local days of the completed visits and the initial evaluation's day, each
+    once, in order."""
+    days = set(visit_days)
     days |= {day for kind, day, _, _ in evaluations if kind == Evaluation.Kind.INITIAL}
     return sorted(days)
 

@@ -9,8 +9,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from clinic.models import Clinic
 from patients.models import EpisodeOfCare, Evaluation, Goal, Visit
-from programs import care
+from programs import care, reports
 from programs.selectors import episode_compliance
 from tests.factories import GoalFactory, PlanOfCareFactory, SignedEvaluationFactory, therapist_in
 from tests.programs.helpers import THER_EX, item, local_today
@@ -232,3 +233,62 @@ def test_compliance_queries_do_not_grow_with_the_episode(
     with django_assert_num_queries(small):
         episode_compliance(episode=episode)
     assert small <= 6
+
+
+def test_the_compliance_report_counts_the_local_days_and_units_the_episode_page_counts(
+    episode, therapist, visit_on
+):
+    """The report counts per clinic-local day from all active episodes' visits at once; the
+    page from one episode's. In Auckland (UTC+13 in December) a visit at 00:15 is the day
+    before in UTC: the window's edges must fall on the local dates. Two visits on one day are
+    two visits and one treatment day; units count only from signed notes."""
+
+    Clinic.objects.filter(pk=episode.clinic_id).update(timezone="Pacific/Auckland")
+    episode.refresh_from_db()
+    clinic = episode.clinic
+    today = local_today(clinic)
+    _authorize(
+        episode,
+        progress_report_clock=True,
+        started_on=today - dt.timedelta(days=14),
+        auth_visits=6,
+        auth_units=10,
+        auth_starts_on=today - dt.timedelta(days=10),
+        auth_ends_on=today + dt.timedelta(days=20),
+    )
+    SignedEvaluationFactory(episode=episode, performed_on=today - dt.timedelta(days=14))
+    done = Visit.Status.COMPLETED
+    visit_on(episode, days_ago=11, status=done, at=dt.time(23, 10))  # the day before: outside
+    first = visit_on(episode, days_ago=10, status=done, at=dt.time(0, 15))  # the first day
+    visit_on(episode, days_ago=6, status=done, at=dt.time(8))
+    visit_on(episode, days_ago=6, status=done, at=dt.time(17))  # a second visit that day
+    unsigned = visit_on(episode, days_ago=3, status=done, at=dt.time(23, 50))
+    visit_on(episode, days_ago=2, status=Visit.Status.NO_SHOW)
+    for held, sign in ((first, True), (unsigned, False)):
+        note = care.treatment_note_save(visit=held, by=therapist, modalities=[item(THER_EX, 38)])
+        if sign:
+            care.treatment_note_sign(note=note, by=therapist, version=note.version)
+
+    page = episode_compliance(episode=episode, today=today)
+    assert (page.authorization.visits_used, page.authorization.units_used) == (4, 3)
+    assert page.progress_report.treatment_days == 5  # the evaluation day and four visit days
+
+    report = reports.compliance_report(clinics=[clinic], today=today)
+    [counts] = report.table("clinics").rows
+    flagged = {
+        (row["area"], row["level"], row["message"])
+        for row in report.table("flags").rows
+        if row["episode"] == str(episode.public_id) and row["area"] != "Plan of care"
+    }
+    expected = {
+        (area, f.level, f.message)
+        for f in page.flags
+        for key, area in (
+            ("progress_report", "Progress report"),
+            ("authorization", "Authorization"),
+        )
+        if f.area == key
+    }
+    assert flagged == expected
+    assert ("Authorization", "warning", "2 visits left of 6") in flagged
+    assert counts["auth_nearly"] == 1

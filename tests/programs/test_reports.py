@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from clinic.models import Clinic
@@ -268,7 +270,7 @@ def test_outcomes_mean_change_and_mcid_share_per_therapist_and_clinic(
     measure(later, "odi", "44", august)
     measure(later, "odi", "20", dt.date(2026, 10, 5))  # its latest is after the period
 
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):
         report = reports.outcomes_report(clinics=[clinic], period=SEPTEMBER)
 
     [per_clinic] = rows(report, "clinics")
@@ -330,7 +332,7 @@ def test_outcomes_read_only_the_periods_scores_and_keep_a_baseline_from_years_be
     measure(after, "odi", "40", dt.date(2026, 10, 1))
     measure(after, "odi", "20", dt.date(2026, 10, 2))
 
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):
         report = reports.outcomes_report(clinics=[clinic], period=SEPTEMBER)
 
     episodes = {row["episode"]: row for row in rows(report, "episodes")}
@@ -417,6 +419,37 @@ def test_compliance_query_count_does_not_grow_with_episodes(clinic, django_asser
     with django_assert_num_queries(4):
         report = reports.compliance_report(clinics=[clinic], today=today)
     assert rows(report, "clinics")[0]["auth_nearly"] == 4
+
+
+def test_compliance_and_outcomes_read_the_episodes_rows_by_their_ids(clinic):
+    """The reports over the present read each table's rows by the episodes' ids (on PostgreSQL
+    one array parameter, `= ANY(%s)`, not thousands of literals), and the patient's MRN by the
+    patient's id: never a join that PostgreSQL may answer by hashing a whole history table."""
+    today = timezone.localdate(timezone=clinic.tz)
+    episodes = [EpisodeOfCareFactory(clinic=clinic) for _ in range(3)]
+    for episode in episodes:
+        PlanOfCareFactory(episode=episode)
+        measure(episode, "nprs", "6", SEPTEMBER.starts_on)
+        measure(episode, "nprs", "3", SEPTEMBER.ends_on)
+    with CaptureQueriesContext(connection) as compliance_queries:
+        reports.compliance_report(clinics=[clinic], today=today)
+    with CaptureQueriesContext(connection) as outcomes_queries:
+        report = reports.outcomes_report(clinics=[clinic], period=SEPTEMBER)
+    assert len(rows(report, "episodes")) == 3
+    statements = [q["sql"] for q in [*compliance_queries, *outcomes_queries]]
+    operator = "= ANY(" if connection.vendor == "postgresql" else "IN ("
+    by_ids = [
+        sql
+        for sql in statements
+        for column in (
+            '"patients_evaluation"."episode_id"',
+            '"programs_planofcare"."episode_id"',
+            '"patients_episodeofcare"."id"',
+        )
+        if f"{column} {operator}" in sql
+    ]
+    assert len(by_ids) == 3  # evaluations and plans of compliance, the outcomes' episodes
+    assert not [sql for sql in statements if 'JOIN "patients_patient"' in sql]
 
 
 def test_reports_cover_only_the_clinics_given(attendance, clinic, other_clinic):
