@@ -446,12 +446,18 @@ class Mcid:
 
     absolute: Decimal
     relative_percent: Decimal | None = None
+    # The thresholds as exact fractions, made once (a report compares thousands of changes).
+    absolute_exact: Fraction = field(init=False, repr=False, compare=False)
+    relative_exact: Fraction | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.absolute <= 0:
             raise ValueError("The absolute MCID threshold must be above zero.")
         if self.relative_percent is not None and self.relative_percent <= 0:
             raise ValueError("The relative MCID threshold must be above zero.")
+        object.__setattr__(self, "absolute_exact", Fraction(self.absolute))
+        relative = self.relative_percent
+        object.__setattr__(self, "relative_exact", None if relative is None else Fraction(relative))
 
 
 # The shipped defaults (CLINICAL.md §4); a clinic or a study may pass its own per call.
@@ -522,12 +528,12 @@ def change(
     relative = None if baseline.exact == 0 else improvement / abs(baseline.exact) * 100
     reached: list[Reached] = []
     if improvement > 0:
-        if improvement >= Fraction(mcid.absolute):
+        if improvement >= mcid.absolute_exact:
             reached.append("absolute")
         if (
-            mcid.relative_percent is not None
+            mcid.relative_exact is not None
             and relative is not None
-            and relative >= Fraction(mcid.relative_percent)
+            and relative >= mcid.relative_exact
         ):
             reached.append("relative")
     return Change(
