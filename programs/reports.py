@@ -829,9 +829,19 @@ def compliance_report(
     # episodes' subquery, which PostgreSQL walks by index; given the ids as a list it expects
     # a whole episode's average of visits for each and hashes every treatment note instead.
     # The evaluations and plans by the list of ids (`AnyOf`).
-    active_episodes = EpisodeOfCare.objects.filter(
-        clinic__in=ids, status=EpisodeOfCare.Status.ACTIVE
-    ).values("pk")
+    # Only the episodes whose clocks count visits: the progress-report clock on, or a payer's
+    # authorization (an episode with neither shows no flag that visits could raise).
+    active_episodes = (
+        EpisodeOfCare.objects.filter(clinic__in=ids, status=EpisodeOfCare.Status.ACTIVE)
+        .filter(
+            Q(progress_report_clock=True)
+            | Q(auth_visits__isnull=False)
+            | Q(auth_units__isnull=False)
+            | Q(auth_starts_on__isnull=False)
+            | Q(auth_ends_on__isnull=False)
+        )
+        .values("pk")
+    )
     by_day: dict[int, dict[dt.date, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     signed = Q(treatment_note__status=TreatmentNote.Status.SIGNED)
     for episode_id, starts_at, status, signed_units in (
