@@ -457,18 +457,22 @@ class EpisodeOfCareAdmin(_ClinicalAdmin):
             _saved(obj, episode)
 
     def _end(self, request: HttpRequest, queryset: QuerySet[EpisodeOfCare], how: Any) -> None:
-        done = cancelled = 0
+        done = cancelled = notified = 0
         for episode in queryset.select_related("clinic"):
             try:
-                cancelled += len(how(episode=episode, by=actor(request)).cancelled)
-                done += 1
+                ended = how(episode=episode, by=actor(request))
             except (ValidationError, ApplicationError) as exc:
                 reason = exc.message if isinstance(exc, ApplicationError) else exc.messages[0]
                 self.message_user(request, f"{episode}: {reason}", messages.WARNING)
+                continue
+            done += 1
+            cancelled += len(ended.cancelled)
+            notified += ended.notified
+        told = f" ({notified} patient(s) told by e-mail)" if notified else ""
         self.message_user(
             request,
             f"Ended {done} episode(s)"
-            + (f"; cancelled their {cancelled} booked visit(s)." if cancelled else "."),
+            + (f"; cancelled their {cancelled} booked visit(s){told}." if cancelled else "."),
         )
 
     @admin.action(description="Discharge the selected episodes today")

@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from clinic.capabilities import Capability
 from clinic.errors import ApplicationError
+from clinic.jobs import publish_on_commit
 from clinic.models import Clinic, TherapistProfile, User
 from clinic.records import check_draft_version, record_save
 from clinic.selectors import clinic_capabilities
@@ -49,6 +50,7 @@ from patients.models import (
     Patient,
     Visit,
 )
+from patients.reminders import EPISODE_END_REASONS, _reachable
 from patients.visits import visit_cancel
 
 ADDENDUM_MAX = 10_000
@@ -236,15 +238,21 @@ def episode_update(*, episode: EpisodeOfCare, by: User | None, **fields: Any) ->
 
 @dataclass(frozen=True)
 class EpisodeEnd:
-    """An ended episode and the booked visits of it that were cancelled with it."""
+    """An ended episode, the booked visits of it that were cancelled with it, and whether the
+    patient is told by e-mail (after the commit)."""
 
     episode: EpisodeOfCare
     cancelled: list[Visit]
+    notified: bool = False
 
 
-def _end(episode: EpisodeOfCare, *, status: str, ended_on: dt.date, by: User | None) -> EpisodeEnd:
+def _end(
+    episode: EpisodeOfCare, *, status: str, ended_on: dt.date, by: User | None, notify: bool
+) -> EpisodeEnd:
     """End the episode and cancel its visits still booked from now on (the clinic's
-    cancellation, never a late one; the calendar frees the time). A checked-in visit stays."""
+    cancellation, never a late one; the calendar frees the time). A checked-in visit stays.
+    With `notify`, a patient who agreed to e-mail gets one message listing the cancelled
+    visits, sent by a task after the commit (`patients.reminders.episode_end_notice_send`)."""
     _ensure_active(episode)
     if ended_on < episode.started_on:
         raise ValidationError(
@@ -255,7 +263,7 @@ def _end(episode: EpisodeOfCare, *, status: str, ended_on: dt.date, by: User | N
     episode.status = status
     episode.ended_on = ended_on
     record_save(episode, by=by, update_fields=["status", "ended_on"])
-    reason = "Episode discharged" if status == EpisodeOfCare.Status.DISCHARGED else "Episode closed"
+    reason = EPISODE_END_REASONS[status]
     booked = (
         Visit.objects.for_clinic(episode.clinic_id)
         .filter(episode=episode, status=Visit.Status.BOOKED, starts_at__gt=timezone.now())
@@ -265,29 +273,43 @@ def _end(episode: EpisodeOfCare, *, status: str, ended_on: dt.date, by: User | N
     # One visit at a time through the state machine (its lock, history and rules); an
     # episode has at most a series' worth of visits ahead (patients.visits.MAX_SERIES).
     cancelled = [visit_cancel(visit=v, by=by, reason=reason, by_clinic=True) for v in booked]
-    return EpisodeEnd(episode=episode, cancelled=cancelled)
+    notified = bool(notify and cancelled and _reachable(episode.patient))
+    if notified:
+        from patients.tasks import episode_end_notice_send_task
+
+        publish_on_commit(episode_end_notice_send_task, episode.pk)
+    return EpisodeEnd(episode=episode, cancelled=cancelled, notified=notified)
 
 
 @transaction.atomic
-def episode_discharge(*, episode: EpisodeOfCare, ended_on: dt.date, by: User | None) -> EpisodeEnd:
+def episode_discharge(
+    *, episode: EpisodeOfCare, ended_on: dt.date, by: User | None, notify: bool = True
+) -> EpisodeEnd:
     """The patient is discharged: the episode ends (follow-ups stop for discharged episodes)
-    and its visits still booked are cancelled."""
+    and its visits still booked are cancelled (the patient is told, see `_end`)."""
     episode = EpisodeOfCare.objects.select_for_update().get(pk=episode.pk)
-    return _end(episode, status=EpisodeOfCare.Status.DISCHARGED, ended_on=ended_on, by=by)
+    return _end(
+        episode, status=EpisodeOfCare.Status.DISCHARGED, ended_on=ended_on, by=by, notify=notify
+    )
 
 
 @transaction.atomic
 def episode_close(
-    *, episode: EpisodeOfCare, by: User | None, ended_on: dt.date | None = None
+    *,
+    episode: EpisodeOfCare,
+    by: User | None,
+    ended_on: dt.date | None = None,
+    notify: bool = True,
 ) -> EpisodeEnd:
     """End an episode without a discharge (the patient stopped coming, opened in error); its
-    visits still booked are cancelled."""
+    visits still booked are cancelled (the patient is told, see `_end`)."""
     episode = EpisodeOfCare.objects.select_for_update().get(pk=episode.pk)
     return _end(
         episode,
         status=EpisodeOfCare.Status.CLOSED,
         ended_on=ended_on or _today(episode.clinic),
         by=by,
+        notify=notify,
     )
 
 

@@ -691,6 +691,7 @@ class PatientMessage(models.Model):
         VISIT_REMINDER = "visit_reminder", "Visit reminder"
         NO_NEXT_VISIT = "no_next_visit", "No next visit booked"
         VISIT_CANCELLED = "visit_cancelled", "Visit cancelled (clinic closed)"
+        EPISODE_ENDED = "episode_ended", "Visits cancelled (episode ended)"
 
     class Status(models.TextChoices):
         SENDING = "sending", "Sending"

@@ -13,6 +13,9 @@ Rules (each checked again when the message is sent, not only when it is chosen):
   time. One per gap: it is keyed on the last completed visit, so a patient is nudged again only
   after another visit.
 
+- Episode ended: when a discharge or a closure cancels visits the patient had booked, one
+  message lists them (`episode_end_notice_send`). One per episode.
+
 "At most once" comes from `PatientMessage`: the row is claimed (unique per kind and visit) and
 committed before the mail goes out; see its docstring. The text is made when sending, from the
 visit, so no patient data sits in the broker.
@@ -279,3 +282,58 @@ def _visit_context(visit: Visit) -> dict[str, Any]:
         "when": f"{local:%A %d %B %Y at %H:%M}",
         "minutes": int((visit.ends_at - visit.starts_at).total_seconds() // 60),
     }
+
+
+# --- Visits cancelled by the end of an episode -----------------------------------------------
+
+# The cancel reason of the visits an episode's end cancelled (patients.clinical._end).
+EPISODE_END_REASONS: dict[str, str] = {
+    EpisodeOfCare.Status.DISCHARGED: "Episode discharged",
+    EpisodeOfCare.Status.CLOSED: "Episode closed",
+}
+
+
+def episode_end_notice_send(episode_id: int) -> PatientMessage | None:
+    """Tell the patient, once, which of their booked visits the end of the episode cancelled;
+    None when nothing was sent (the episode is active again or none of its visits was
+    cancelled by its end, the patient did not agree to e-mail, or it was sent already)."""
+    episode = (
+        EpisodeOfCare.objects.select_related("clinic", "patient", "therapist")
+        .filter(pk=episode_id)
+        .first()
+    )
+    if episode is None or episode.status not in EPISODE_END_REASONS:
+        return None
+    if not _reachable(episode.patient):
+        return None
+    cancelled = list(
+        Visit.objects.filter(
+            episode=episode,
+            status=Visit.Status.CANCELLED,
+            cancel_reason=EPISODE_END_REASONS[episode.status],
+        ).order_by("starts_at", "pk")
+    )
+    if not cancelled:
+        return None
+    message = _claim(kind=PatientMessage.Kind.EPISODE_ENDED, visit=cancelled[0], episode=episode)
+    if message is None:
+        return None
+    clinic = episode.clinic
+    _deliver(
+        message,
+        to=episode.patient.email,
+        subject=f"Your booked visits at {clinic.name} are cancelled",
+        template="emails/episode_ended.txt",
+        context={
+            "clinic": clinic,
+            "patient": episode.patient,
+            "therapist": episode.therapist,
+            "discharged": episode.status == EpisodeOfCare.Status.DISCHARGED,
+            "ended_on": episode.ended_on,
+            "visits": [
+                f"{visit.starts_at.astimezone(clinic.tz):%A %d %B %Y at %H:%M}"
+                for visit in cancelled
+            ],
+        },
+    )
+    return message

@@ -15,6 +15,7 @@ from clinic.jobs import BATCH_TASK_OPTIONS, TASK_OPTIONS, TRANSIENT_ERRORS, publ
 from patients.closures import visit_cancellation_send
 from patients.reminders import (
     MAIL_ERRORS,
+    episode_end_notice_send,
     episodes_due_for_nudge,
     no_next_visit_nudge_send,
     visit_reminder_send,
@@ -53,3 +54,9 @@ def no_next_visit_nudges_dispatch_task() -> int:
 def visit_cancellation_send_task(visit_id: int) -> bool:
     """Tell the patient that their visit was cancelled (queued by closing a clinic for a day)."""
     return visit_cancellation_send(visit_id) is not None
+
+
+@shared_task(name="patients.episode_end_notice_send", **SEND_OPTIONS)
+def episode_end_notice_send_task(episode_id: int) -> bool:
+    """Tell the patient which booked visits a discharge or a closure cancelled."""
+    return episode_end_notice_send(episode_id) is not None

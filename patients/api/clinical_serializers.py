@@ -167,12 +167,20 @@ class EpisodeWriteSerializer(serializers.Serializer):
     auth_ends_on = serializers.DateField(required=False, allow_null=True)
 
 
+NOTIFY_HELP = (
+    "E-mail the patient (if they agreed to e-mail) the list of booked visits this cancels. "
+    "Default: true."
+)
+
+
 class EpisodeEndSerializer(serializers.Serializer):
     ended_on = serializers.DateField(help_text="The last day of the episode.")
+    notify = serializers.BooleanField(required=False, default=True, help_text=NOTIFY_HELP)
 
 
 class EpisodeCloseSerializer(serializers.Serializer):
     ended_on = serializers.DateField(required=False, help_text="Default: today at the clinic.")
+    notify = serializers.BooleanField(required=False, default=True, help_text=NOTIFY_HELP)
 
 
 class CancelledVisitSerializer(serializers.Serializer):
@@ -184,9 +192,12 @@ class EpisodeEndedSerializer(EpisodeSerializer):
     """The ended episode, and its visits that were still booked and are now cancelled."""
 
     cancelled_visits = CancelledVisitSerializer(many=True, read_only=True)
+    patient_notified = serializers.BooleanField(
+        read_only=True, help_text="An e-mail listing the cancelled visits goes to the patient."
+    )
 
     class Meta(EpisodeSerializer.Meta):
-        fields = [*EpisodeSerializer.Meta.fields, "cancelled_visits"]
+        fields = [*EpisodeSerializer.Meta.fields, "cancelled_visits", "patient_notified"]
 
 
 # --- Evaluations -----------------------------------------------------------------------------

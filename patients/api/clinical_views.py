@@ -208,13 +208,15 @@ class EpisodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _Clinical
             {"id": str(v.public_id), "starts_at": v.starts_at.astimezone(v.clinic.tz).isoformat()}
             for v in ended.cancelled
         ]
+        data["patient_notified"] = ended.notified
         return Response(data)
 
     @extend_schema(request=s.EpisodeEndSerializer, responses=s.EpisodeEndedSerializer)
     @action(detail=True, methods=["post"])
     def discharge(self, request: Request, clinic_id: str, public_id: str) -> Response:
         """Discharge the patient: the episode ends on `ended_on`, and its visits still booked
-        are cancelled (listed in `cancelled_visits`)."""
+        are cancelled (listed in `cancelled_visits`; the patient is e-mailed the list unless
+        `notify` is false)."""
         episode = self.get_object()
         serializer = s.EpisodeEndSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -227,7 +229,8 @@ class EpisodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _Clinical
     @action(detail=True, methods=["post"])
     def close(self, request: Request, clinic_id: str, public_id: str) -> Response:
         """End the episode without a discharge (the patient stopped coming, opened in error);
-        its visits still booked are cancelled (listed in `cancelled_visits`)."""
+        its visits still booked are cancelled (listed in `cancelled_visits`; the patient is
+        e-mailed the list unless `notify` is false)."""
         episode = self.get_object()
         serializer = s.EpisodeCloseSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -3,10 +3,12 @@ measures read-only (a measure may only be marked entered in error), nothing dele
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from patients.models import (
     BillingRule,
@@ -25,6 +27,7 @@ from tests.factories import (
     OutcomeMeasureFactory,
     PatientFactory,
     SignedEvaluationFactory,
+    VisitFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -229,6 +232,32 @@ def test_discharge_action(admin_client, episode):
     assert response.status_code == 302
     episode.refresh_from_db()
     assert episode.status == "discharged"
+
+
+def test_the_close_action_says_how_many_visits_it_cancelled_and_patients_it_told(
+    admin_client, episode, django_capture_on_commit_callbacks
+):
+    Patient.objects.filter(pk=episode.patient_id).update(
+        consent_email=True, email="pat@example.org"
+    )
+    starts_at = timezone.now() + dt.timedelta(days=3)
+    VisitFactory(
+        clinic=episode.clinic,
+        patient=episode.patient,
+        episode=episode,
+        starts_at=starts_at,
+        ends_at=starts_at + dt.timedelta(minutes=45),
+    )
+    with django_capture_on_commit_callbacks() as queued:
+        response = admin_client.post(
+            url(EpisodeOfCare, "changelist"),
+            {"action": "close_today", "_selected_action": [episode.pk]},
+            follow=True,
+        )
+    assert [str(m) for m in response.context["messages"]] == [
+        "Ended 1 episode(s); cancelled their 1 booked visit(s) (1 patient(s) told by e-mail)."
+    ]
+    assert len(queued) == 1  # the e-mail task, published after the commit
 
 
 def test_a_goals_status_is_changed_through_the_service(admin_client, episode, clinic_admin):

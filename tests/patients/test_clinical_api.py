@@ -278,8 +278,38 @@ def test_episode_discharge_lists_the_visits_it_cancelled(clinic, pt, episode):
     assert response.json()["cancelled_visits"] == [
         {"id": str(booked.public_id), "starts_at": starts_at.astimezone(clinic.tz).isoformat()}
     ]
+    assert response.json()["patient_notified"] is False  # the patient did not agree to e-mail
     booked.refresh_from_db()
     assert booked.status == "cancelled"
+
+
+@pytest.mark.parametrize(("body", "notified"), [({}, True), ({"notify": False}, False)])
+def test_episode_close_tells_a_consenting_patient_unless_asked_not_to(
+    clinic, pt, episode, body, notified, django_capture_on_commit_callbacks
+):
+    Patient.objects.filter(pk=episode.patient_id).update(
+        consent_email=True, email="pat@example.org"
+    )
+    starts_at = timezone.now() + dt.timedelta(days=2)
+    VisitFactory(
+        clinic=clinic,
+        patient=episode.patient,
+        episode=episode,
+        starts_at=starts_at,
+        ends_at=starts_at + dt.timedelta(minutes=45),
+    )
+    with django_capture_on_commit_callbacks() as queued:
+        response = pt.post(episode_url(clinic, episode, "close/"), body, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["patient_notified"] is notified
+    assert len(queued) == (1 if notified else 0)
+
+
+def test_episode_close_refuses_a_notify_that_is_not_a_boolean(clinic, pt, episode):
+    response = pt.post(episode_url(clinic, episode, "close/"), {"notify": "perhaps"}, format="json")
+    assert_field_error(response, 400, "notify")
+    episode.refresh_from_db()
+    assert episode.status == "active"
 
 
 def test_episode_discharge_needs_the_date(clinic, pt, episode):

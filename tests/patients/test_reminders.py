@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from clinic.jobs import publish
-from patients import reminders, tasks
+from patients import clinical, reminders, tasks
 from patients.models import EpisodeOfCare, Patient, PatientMessage, Visit
 from tests.factories import (
     ClinicFactory,
@@ -23,6 +23,7 @@ from tests.factories import (
     VisitFactory,
     therapist_in,
 )
+from tests.text import mentions
 
 pytestmark = pytest.mark.django_db
 
@@ -371,3 +372,108 @@ def test_the_reminder_schedules_are_created_by_the_migration():
         "patients.visit_reminders_dispatch": 15,
         "patients.no_next_visit_nudges_dispatch": 60,
     }
+
+
+# --- Visits cancelled by the end of an episode -----------------------------------------------
+
+
+@pytest.fixture
+def published(monkeypatch) -> list[int]:
+    """Each queued episode-end notice runs at once, as a worker would, and its id is kept."""
+    ids: list[int] = []
+
+    def run(episode_id: int) -> None:
+        ids.append(episode_id)
+        tasks.episode_end_notice_send_task(episode_id)
+
+    monkeypatch.setattr(tasks.episode_end_notice_send_task, "delay", run)
+    return ids
+
+
+def episode_with_booked_visits(clinic: Any, patient: Patient, *hours: float) -> EpisodeOfCare:
+    episode = EpisodeOfCareFactory(clinic=clinic, patient=patient)
+    now = timezone.now()
+    for ahead in hours:
+        starts = (now + dt.timedelta(hours=ahead)).replace(minute=0, second=0, microsecond=0)
+        VisitFactory(
+            clinic=clinic,
+            patient=patient,
+            therapist=episode.therapist,
+            episode=episode,
+            starts_at=starts,
+            ends_at=starts + dt.timedelta(minutes=45),
+        )
+    return episode
+
+
+@pytest.mark.parametrize(
+    ("end", "wording"),
+    [
+        (clinical.episode_discharge, "you were discharged on"),
+        (clinical.episode_close, "was closed"),
+    ],
+)
+def test_ending_an_episode_mails_the_patient_the_visits_it_cancelled_once(
+    clinic, end, wording, published, django_capture_on_commit_callbacks
+):
+    patient = reachable(clinic, first_name="Quennell")
+    episode = episode_with_booked_visits(clinic, patient, 50, 26)
+    with django_capture_on_commit_callbacks(execute=True):
+        ended = end(episode=episode, by=None, ended_on=timezone.localdate(timezone=clinic.tz))
+
+    assert ended.notified is True
+    assert published == [episode.pk]  # the id only: no patient data in the broker
+    [sent] = mail.outbox
+    assert sent.to == ["pat@example.org"]
+    assert sent.subject == f"Your booked visits at {clinic.name} are cancelled"
+    assert not mentions(sent.subject, "Quennell")
+    assert wording in sent.body
+    for visit in ended.cancelled:
+        local = visit.starts_at.astimezone(clinic.tz)
+        assert f"  - {local:%A %d %B %Y at %H:%M}\n" in sent.body
+    assert len(ended.cancelled) == 2
+    message = PatientMessage.objects.get()
+    assert (message.kind, message.episode_id, message.status) == (
+        PatientMessage.Kind.EPISODE_ENDED,
+        episode.pk,
+        PatientMessage.Status.SENT,
+    )
+
+    assert tasks.episode_end_notice_send_task(episode.pk) is False  # redelivered: nothing more
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.parametrize(
+    "why",
+    ["no consent", "nothing was booked", "notify off"],
+)
+def test_ending_an_episode_queues_no_mail(
+    clinic, why, published, django_capture_on_commit_callbacks
+):
+    patient = reachable(clinic, consent_email=why != "no consent")
+    episode = episode_with_booked_visits(
+        clinic, patient, *(() if why == "nothing was booked" else (30,))
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        ended = clinical.episode_close(episode=episode, by=None, notify=why != "notify off")
+    assert ended.notified is False
+    assert published == []
+    assert mail.outbox == []
+    assert len(ended.cancelled) == (0 if why == "nothing was booked" else 1)
+
+
+def test_the_episode_end_notice_checks_again_when_it_runs(clinic):
+    """A task that runs late finds the facts as they are then: a patient who withdrew consent,
+    or an episode that has no visit its end cancelled, gets nothing."""
+    patient = reachable(clinic)
+    episode = episode_with_booked_visits(clinic, patient, 30)
+    assert reminders.episode_end_notice_send(episode.pk) is None  # still active
+    clinical.episode_close(episode=episode, by=None, notify=False)
+    Patient.objects.filter(pk=patient.pk).update(consent_email=False)
+    assert reminders.episode_end_notice_send(episode.pk) is None
+    Patient.objects.filter(pk=patient.pk).update(consent_email=True)
+    quiet = EpisodeOfCareFactory(clinic=clinic, patient=patient)
+    clinical.episode_close(episode=quiet, by=None)
+    assert reminders.episode_end_notice_send(quiet.pk) is None  # nothing was cancelled
+    assert reminders.episode_end_notice_send(episode.pk) is not None
+    assert len(mail.outbox) == 1
