@@ -114,6 +114,7 @@ class Result:
     per_second: float | None = None  # per_call x 1000 / mean ms: items per second, in sequence
     per_call: float = 1  # items per call (the mean over the measured calls); 1 but for batches
     attempt_max_ms: float | None = None  # concurrent calls: the slowest single attempt
+    answer_rows: float | None = None  # a report: the rows of its answer (median over the calls)
     skipped: str | None = None  # not measured, and why
 
     @property
@@ -175,8 +176,9 @@ class Bench:
     each), the days the seed covers, and a random generator fixed for repeatable inputs.
 
     `bookers` is how many concurrent bookers the one-slot race starts (issue 11: 64). `side`
-    is where an operation whose calls run in other threads leaves per-attempt figures for
-    `measure` (operation name -> {"attempt_ms": [...], "queries": [...]})."""
+    is where an operation leaves per-call figures for `measure` beside its time: the race's
+    threads their attempts (operation name -> {"attempt_ms": [...], "queries": [...]}), a
+    report the length of its answer ({"answer_rows": [...]})."""
 
     def __init__(self, *, rng_seed: int = 7, bookers: int = 64) -> None:
         self.rng = random.Random(rng_seed)  # noqa: S311 (repeatable inputs, not secrets)
@@ -398,6 +400,7 @@ def measure(bench: Bench, operation: Operation, *, iterations: int, warmup: int)
         else None,
         per_call=statistics.fmean(sizes),
         attempt_max_ms=max(side["attempt_ms"]) if side.get("attempt_ms") else None,
+        answer_rows=statistics.median(side["answer_rows"]) if side.get("answer_rows") else None,
     )
 
 

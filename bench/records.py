@@ -414,7 +414,11 @@ def _report_inputs(bench: Bench, n: int) -> list[tuple[list[Clinic], Any]]:
 def _report(slug: str) -> Callable[[Bench, tuple[list[Clinic], Any]], str]:
     def run(bench: Bench, args: tuple[list[Clinic], Any]) -> str:
         clinics, period = args
-        _reports_module().report_build(slug=slug, clinics=clinics, period=period)
+        report = _reports_module().report_build(slug=slug, clinics=clinics, period=period)
+        # How long the answer is (every table's rows), printed beside the growth verdict: a
+        # report over the present may have more to say at one size than at the other.
+        rows = sum(len(table.rows) for table in report.tables)
+        bench.side.setdefault(f"report: {slug}", {}).setdefault("answer_rows", []).append(rows)
         return "ok"
 
     return run

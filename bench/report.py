@@ -159,6 +159,15 @@ def compare_sizes(results: Sequence[Result], size: str, folder: Path) -> Compari
                 line += f"  {factor:5.2f}x  " + (
                     "PASS" if not problems else "FAIL: " + "; ".join(problems)
                 )
+                if r.answer_rows is not None and their.get("answer_rows"):
+                    mine_rows, their_rows = r.answer_rows, float(their["answer_rows"])
+                    large_rows, small_rows = (
+                        (mine_rows, their_rows) if size == large else (their_rows, mine_rows)
+                    )
+                    line += (
+                        f" (answer {large_rows:,.0f} rows at {large}, {small_rows:,.0f} at "
+                        f"{small}: {large_rows / small_rows:.2f}x)"
+                    )
                 if problems:
                     comparison.failures.append(f"{r.name}: " + "; ".join(problems))
             comparison.lines.append(line)

@@ -62,6 +62,9 @@ def test_bench_measures_every_operation_without_errors():
         assert result.n == 3
         assert result.median_ms > 0
         assert result.queries_max >= 1, result.name
+        if result.name.startswith("report: "):  # each report says how long its answer was
+            assert result.answer_rows is not None
+            assert result.answer_rows >= 1, result.name
     assert results[BOOKING].ratio is not None
     assert results[SUMMARY].queries_max <= SUMMARY_TARGET.max_queries, results[SUMMARY].sql
     race = results[RACE]

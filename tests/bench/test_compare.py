@@ -1,0 +1,64 @@
+"""The growth verdicts of the benchmark (bench.report.compare_sizes): this run's figures
+against the saved result of the other size, with the answer's length beside a report's."""
+
+from __future__ import annotations
+
+import json
+
+from bench.measure import Result, Target
+from bench.report import compare_sizes
+
+READ = Target(constant_queries=True, max_growth=1.3)
+
+
+def result(name: str, median_ms: float, queries: int = 2, **fields) -> Result:
+    return Result(
+        name=name,
+        n=30,
+        median_ms=median_ms,
+        p95_ms=median_ms,
+        max_ms=median_ms,
+        queries_min=queries,
+        queries_max=queries,
+        transaction_statements=0,
+        errors=0,
+        error_examples=[],
+        expect="ok",
+        baseline=None,
+        target=READ,
+        **fields,
+    )
+
+
+def test_growth_is_judged_on_the_median_and_the_queries_and_shows_the_answers_length(tmp_path):
+    saved = [
+        result("report: outcomes", 100.0, answer_rows=1400),
+        result("calendar: day_calendar", 10.0, queries=6),
+        result("report: compliance", 200.0, answer_rows=850),
+    ]
+    (tmp_path / "results-quick.json").write_text(
+        json.dumps({"size": "quick", "results": [r.as_dict() for r in saved]}, default=str)
+    )
+    now = [
+        result("report: outcomes", 125.0, answer_rows=2100),
+        result("calendar: day_calendar", 12.0, queries=7),
+        result("report: compliance", 300.0, answer_rows=925),
+    ]
+
+    comparison = compare_sizes(now, "full", tmp_path)
+
+    lines = {" ".join(line.split()[:2]): line for line in comparison.lines[1:]}
+    assert (
+        "1.25x  PASS (answer 2,100 rows at full, 1,400 at quick: 1.50x)"
+        in lines["report: outcomes"]
+    )
+    assert "FAIL: queries 7 vs 6" in lines["calendar: day_calendar"]
+    assert "answer" not in lines["calendar: day_calendar"]
+    assert (
+        "FAIL: full 1.50x quick > 1.3x (answer 925 rows at full, 850 at quick: 1.09x)"
+        in (lines["report: compliance"])
+    )
+    assert comparison.failures == [
+        "calendar: day_calendar: queries 7 vs 6",
+        "report: compliance: full 1.50x quick > 1.3x",
+    ]
