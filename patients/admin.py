@@ -1166,7 +1166,7 @@ admin.site.register(Clinic, ClinicWithCalendarAdmin)
 
 @admin.register(PatientMessage)
 class PatientMessageAdmin(_ReadOnlyRecordAdmin):
-    """E-mails to patients (reminders, nudges, closure notices): what went, when, and what
+    """E-mails to patients (reminders, nudges, cancellation notices): what went, when, and what
     failed. Read-only: the rows are what keeps a message from going twice."""
 
     list_display = ("created_at", "clinic", "kind", "status", "patient", "visit", "sent_at")

@@ -48,9 +48,10 @@ from patients.models import (
     Goal,
     OutcomeMeasure,
     Patient,
+    PatientMessage,
     Visit,
 )
-from patients.reminders import EPISODE_END_REASONS, _reachable
+from patients.reminders import EPISODE_END_REASONS, _reachable, notice_queue
 from patients.visits import visit_cancel
 
 ADDENDUM_MAX = 10_000
@@ -277,6 +278,7 @@ def _end(
     if notified:
         from patients.tasks import episode_end_notice_send_task
 
+        notice_queue(kind=PatientMessage.Kind.EPISODE_ENDED, visit=cancelled[0], episode=episode)
         publish_on_commit(episode_end_notice_send_task, episode.pk)
     return EpisodeEnd(episode=episode, cancelled=cancelled, notified=notified)
 

@@ -1,10 +1,11 @@
 """Closing a clinic for a day: the closure is recorded, the day's live visits are cancelled with
 the reason through the visit state machine, and each patient who agreed to e-mail is told.
 
-The e-mail goes through Celery after the transaction commits, with the visit id only
-(`patients.tasks.visit_cancellation_send_task`); `visit_cancellation_send` checks everything
-again when it runs and claims a `PatientMessage` (one per visit and kind), so a retried or
-redelivered task never sends twice.
+The notice is queued as a `PatientMessage` in the closure's transaction and goes through
+Celery after the commit, with the visit id only (`patients.tasks.visit_cancellation_send_task`);
+`visit_cancellation_send` checks everything again when it runs and claims the queued row, so a
+retried or redelivered task never sends twice, and a lost one is published again by
+`patients.notices_dispatch`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from clinic.jobs import publish_on_commit
 from clinic.models import Clinic, Closure, User
 from patients import visits
 from patients.models import PatientMessage, Visit
-from patients.reminders import _claim, _deliver, _reachable, _visit_context
+from patients.reminders import (
+    _claim_queued,
+    _deliver,
+    _reachable,
+    _visit_context,
+    notice_queue,
+)
 from patients.scheduling import local_day_bounds
 
 # The cancel reason of every visit cancelled by a closure starts so: the reports tell these
@@ -87,14 +94,16 @@ def clinic_close_day(
         if notify and _reachable(visit.patient):
             from patients.tasks import visit_cancellation_send_task
 
+            notice_queue(kind=PatientMessage.Kind.VISIT_CANCELLED, visit=visit)
             publish_on_commit(visit_cancellation_send_task, visit.pk)
             result.notified += 1
     return result
 
 
 def visit_cancellation_send(visit_id: int) -> PatientMessage | None:
-    """Tell the patient that their visit is cancelled, once; None when nothing was sent (the
-    visit is not cancelled, the patient did not agree to e-mail, or it was sent already)."""
+    """Tell the patient that their visit is cancelled, once; None when nothing was sent (no
+    notice was queued, the visit is not cancelled, the patient withdrew consent, or it was sent
+    already)."""
     visit = (
         Visit.objects.select_related("clinic", "patient", "therapist", "room")
         .filter(pk=visit_id)
@@ -104,7 +113,7 @@ def visit_cancellation_send(visit_id: int) -> PatientMessage | None:
         return None
     if not _reachable(visit.patient):
         return None
-    message = _claim(kind=PatientMessage.Kind.VISIT_CANCELLED, visit=visit)
+    message = _claim_queued(kind=PatientMessage.Kind.VISIT_CANCELLED, visit=visit)
     if message is None:
         return None
     context = {**_visit_context(visit), "reason": visit.cancel_reason}

@@ -684,8 +684,12 @@ class PatientMessage(models.Model):
 
     `status` is `sending` from the claim until the mail server took it (`sent`), or `failed`
     when it refused (a later retry may claim the row again). A worker killed between the two
-    leaves `sending`: that message is not sent a second time. No content is stored: the text is
-    made from the visit or episode when sending."""
+    leaves `sending`: that message is not sent a second time. A notice that staff asked for
+    (a clinic closed for a day, an episode ended: the visits they cancelled) is written
+    `queued` in the same transaction as the cancellation, so the request survives a broker
+    that is down; its task claims it, and a dispatcher publishes the task again for a queued
+    row whose message was lost. No content is stored: the text is made from the visit or
+    episode when sending."""
 
     class Kind(models.TextChoices):
         VISIT_REMINDER = "visit_reminder", "Visit reminder"
@@ -694,6 +698,7 @@ class PatientMessage(models.Model):
         EPISODE_ENDED = "episode_ended", "Visits cancelled (episode ended)"
 
     class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
         SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
@@ -723,6 +728,12 @@ class PatientMessage(models.Model):
         ]
         indexes = [
             models.Index(fields=["clinic", "created_at"], name="patients_message_clinic"),
+            # The few notices still waiting for their task, for the dispatcher of lost ones.
+            models.Index(
+                fields=["created_at"],
+                name="patients_message_queued",
+                condition=models.Q(status="queued"),
+            ),
         ]
 
     def __str__(self) -> str:

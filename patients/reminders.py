@@ -253,6 +253,65 @@ def _claim(
     return PatientMessage.objects.get(kind=kind, visit=visit)
 
 
+def notice_queue(
+    *, kind: str, visit: Visit, episode: EpisodeOfCare | None = None
+) -> PatientMessage | None:
+    """Record, in the caller's transaction, that staff asked for this notice (`queued`); None
+    when one of this kind for the visit exists already. The caller publishes its task after the
+    commit; `notices_lost` finds the row again if that message never arrives."""
+    try:
+        with transaction.atomic():
+            return PatientMessage.objects.create(
+                clinic_id=visit.clinic_id,
+                patient_id=visit.patient_id,
+                kind=kind,
+                visit=visit,
+                episode=episode,
+                status=PatientMessage.Status.QUEUED,
+                attempts=0,
+            )
+    except IntegrityError:
+        return None
+
+
+def _claim_queued(*, kind: str, visit: Visit) -> PatientMessage | None:
+    """The queued (or failed) notice of this kind for the visit, now `sending`: committed by the
+    UPDATE itself, so a second task finds it taken. None when none was asked for, or it was
+    sent or is being sent already."""
+    claimed = PatientMessage.objects.filter(
+        kind=kind,
+        visit=visit,
+        status__in=(PatientMessage.Status.QUEUED, PatientMessage.Status.FAILED),
+    ).update(status=PatientMessage.Status.SENDING, attempts=F("attempts") + 1, error="")
+    if not claimed:
+        return None
+    return PatientMessage.objects.get(kind=kind, visit=visit)
+
+
+# Queued notices whose task has not run after this long are published again (the broker was
+# down, the message was lost); after NOTICE_GIVE_UP they are left: the visits have long passed.
+NOTICE_LOST_AFTER = dt.timedelta(minutes=5)
+NOTICE_GIVE_UP = dt.timedelta(days=7)
+NOTICE_KINDS = (PatientMessage.Kind.VISIT_CANCELLED, PatientMessage.Kind.EPISODE_ENDED)
+
+
+def notices_lost(*, now: dt.datetime | None = None) -> list[tuple[str, int, int | None]]:
+    """(kind, visit id, episode id) of the queued notices still unsent NOTICE_LOST_AFTER after
+    they were asked for, the oldest first (the partial index `patients_message_queued` holds
+    only the queued rows)."""
+    moment = now or timezone.now()
+    return list(
+        PatientMessage.objects.filter(
+            status=PatientMessage.Status.QUEUED,
+            kind__in=NOTICE_KINDS,
+            created_at__lte=moment - NOTICE_LOST_AFTER,
+            created_at__gte=moment - NOTICE_GIVE_UP,
+        )
+        .order_by("created_at", "pk")
+        .values_list("kind", "visit_id", "episode_id")
+    )
+
+
 def _deliver(
     message: PatientMessage, *, to: str, subject: str, template: str, context: dict[str, Any]
 ) -> None:
@@ -295,8 +354,8 @@ EPISODE_END_REASONS: dict[str, str] = {
 
 def episode_end_notice_send(episode_id: int) -> PatientMessage | None:
     """Tell the patient, once, which of their booked visits the end of the episode cancelled;
-    None when nothing was sent (the episode is active again or none of its visits was
-    cancelled by its end, the patient did not agree to e-mail, or it was sent already)."""
+    None when nothing was sent (no notice was queued, none of its visits was cancelled by its
+    end, the patient withdrew consent, or it was sent already)."""
     episode = (
         EpisodeOfCare.objects.select_related("clinic", "patient", "therapist")
         .filter(pk=episode_id)
@@ -315,7 +374,7 @@ def episode_end_notice_send(episode_id: int) -> PatientMessage | None:
     )
     if not cancelled:
         return None
-    message = _claim(kind=PatientMessage.Kind.EPISODE_ENDED, visit=cancelled[0], episode=episode)
+    message = _claim_queued(kind=PatientMessage.Kind.EPISODE_ENDED, visit=cancelled[0])
     if message is None:
         return None
     clinic = episode.clinic

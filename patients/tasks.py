@@ -1,9 +1,9 @@
 """Background tasks of the patients app: e-mail to patients about their visits. Thin wrappers
 that take ids, call a service in patients/reminders.py and declare their retries (clinic.jobs).
 
-The two dispatchers run on beat (schedules in django_celery_beat's tables, created by migration
-0009 and editable in the admin); they choose what is due from the database and publish one send
-task per message, so a lost message is chosen again by the next run, and the claim in
+The dispatchers run on beat (schedules in django_celery_beat's tables, created by migrations
+0009 and 0014 and editable in the admin); they choose what is due from the database and publish
+one send task per message, so a lost message is chosen again by the next run, and the claim in
 `PatientMessage` keeps a message from going twice.
 """
 
@@ -13,11 +13,13 @@ from celery import shared_task
 
 from clinic.jobs import BATCH_TASK_OPTIONS, TASK_OPTIONS, TRANSIENT_ERRORS, publish
 from patients.closures import visit_cancellation_send
+from patients.models import PatientMessage
 from patients.reminders import (
     MAIL_ERRORS,
     episode_end_notice_send,
     episodes_due_for_nudge,
     no_next_visit_nudge_send,
+    notices_lost,
     visit_reminder_send,
     visits_due_for_reminder,
 )
@@ -60,3 +62,17 @@ def visit_cancellation_send_task(visit_id: int) -> bool:
 def episode_end_notice_send_task(episode_id: int) -> bool:
     """Tell the patient which booked visits a discharge or a closure cancelled."""
     return episode_end_notice_send(episode_id) is not None
+
+
+@shared_task(name="patients.notices_dispatch", **BATCH_TASK_OPTIONS)
+def notices_dispatch_task() -> int:
+    """Beat, every 10 minutes: publish again the send task of each queued cancellation notice
+    whose message was lost (the broker was down when staff closed the day or ended the
+    episode)."""
+    published = 0
+    for kind, visit_id, episode_id in notices_lost():
+        if kind == PatientMessage.Kind.EPISODE_ENDED and episode_id is not None:
+            published += publish(episode_end_notice_send_task, episode_id)
+        elif kind == PatientMessage.Kind.VISIT_CANCELLED:
+            published += publish(visit_cancellation_send_task, visit_id)
+    return published

@@ -206,6 +206,7 @@ def test_close_for_day_without_notifying_queues_nothing(
     assert Closure.objects.count() == 1
     assert sent_tasks == []
     assert mail.outbox == []
+    assert not PatientMessage.objects.exists()  # no notice asked for: the dispatcher finds none
 
 
 def test_close_for_day_of_two_clinics_is_all_or_nothing(

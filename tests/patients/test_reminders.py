@@ -371,6 +371,7 @@ def test_the_reminder_schedules_are_created_by_the_migration():
     assert rows == {
         "patients.visit_reminders_dispatch": 15,
         "patients.no_next_visit_nudges_dispatch": 60,
+        "patients.notices_dispatch": 10,
     }
 
 
@@ -462,18 +463,111 @@ def test_ending_an_episode_queues_no_mail(
     assert len(ended.cancelled) == (0 if why == "nothing was booked" else 1)
 
 
-def test_the_episode_end_notice_checks_again_when_it_runs(clinic):
-    """A task that runs late finds the facts as they are then: a patient who withdrew consent,
-    or an episode that has no visit its end cancelled, gets nothing."""
+def test_the_episode_end_notice_checks_again_when_it_runs(
+    clinic, django_capture_on_commit_callbacks
+):
+    """A task that runs late finds the facts as they are then: a patient who withdrew consent
+    gets nothing (the notice stays queued), and once consent is back the same task sends it;
+    an episode whose end asked for no notice, or cancelled nothing, gets none."""
     patient = reachable(clinic)
     episode = episode_with_booked_visits(clinic, patient, 30)
-    assert reminders.episode_end_notice_send(episode.pk) is None  # still active
-    clinical.episode_close(episode=episode, by=None, notify=False)
+    with django_capture_on_commit_callbacks():  # the task is published, and runs later
+        clinical.episode_close(episode=episode, by=None)
     Patient.objects.filter(pk=patient.pk).update(consent_email=False)
     assert reminders.episode_end_notice_send(episode.pk) is None
+    assert PatientMessage.objects.get().status == PatientMessage.Status.QUEUED
     Patient.objects.filter(pk=patient.pk).update(consent_email=True)
+    silent = episode_with_booked_visits(clinic, patient, 54)
+    clinical.episode_close(episode=silent, by=None, notify=False)
+    assert reminders.episode_end_notice_send(silent.pk) is None  # no notice was asked for
     quiet = EpisodeOfCareFactory(clinic=clinic, patient=patient)
     clinical.episode_close(episode=quiet, by=None)
     assert reminders.episode_end_notice_send(quiet.pk) is None  # nothing was cancelled
     assert reminders.episode_end_notice_send(episode.pk) is not None
+    assert len(mail.outbox) == 1
+
+
+# --- Lost notices ------------------------------------------------------------------------------
+
+
+def test_a_notice_whose_task_was_lost_is_published_again_and_sent_once(
+    clinic, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The broker is down when the episode ends: the queued notice survives in the database,
+    the dispatcher publishes its task again once it is 5 minutes old, and the e-mail goes
+    once however many times the dispatcher or the broker delivers it."""
+
+    def broker_down(*ids):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.episode_end_notice_send_task, "delay", broker_down)
+    episode = episode_with_booked_visits(clinic, reachable(clinic), 30)
+    with django_capture_on_commit_callbacks(execute=True):
+        ended = clinical.episode_close(episode=episode, by=None)
+    assert ended.notified is True
+    assert mail.outbox == []
+    queued = PatientMessage.objects.get()
+    assert (queued.status, queued.attempts) == (PatientMessage.Status.QUEUED, 0)
+
+    assert reminders.notices_lost() == []  # just asked for: its task may still come
+    later = timezone.now() + dt.timedelta(minutes=6)
+    assert reminders.notices_lost(now=later) == [
+        (PatientMessage.Kind.EPISODE_ENDED, queued.visit_id, episode.pk)
+    ]
+    assert reminders.notices_lost(now=later + dt.timedelta(days=8)) == []  # given up
+
+    delivered: list[int] = []
+
+    def run(episode_id: int) -> None:
+        delivered.append(episode_id)
+        tasks.episode_end_notice_send_task(episode_id)
+
+    monkeypatch.setattr(tasks.episode_end_notice_send_task, "delay", run)
+    monkeypatch.setattr(reminders, "NOTICE_LOST_AFTER", dt.timedelta(0))
+    assert tasks.notices_dispatch_task() == 1
+    assert tasks.notices_dispatch_task() == 0  # sent: nothing queued any more
+    assert delivered == [episode.pk]
+    assert len(mail.outbox) == 1
+    sent = PatientMessage.objects.get()
+    assert (sent.status, sent.attempts) == (PatientMessage.Status.SENT, 1)
+    assert tasks.episode_end_notice_send_task(episode.pk) is False  # a late redelivery
+    assert len(mail.outbox) == 1
+
+
+def test_the_dispatcher_publishes_a_lost_closure_notice_by_its_visit(clinic, monkeypatch):
+    visit = visit_in(clinic, 30, status=Visit.Status.CANCELLED, cancel_reason="Clinic closed: x")
+    reminders.notice_queue(kind=PatientMessage.Kind.VISIT_CANCELLED, visit=visit)
+    assert reminders.notice_queue(kind=PatientMessage.Kind.VISIT_CANCELLED, visit=visit) is None
+    published: list[int] = []
+    monkeypatch.setattr(tasks.visit_cancellation_send_task, "delay", published.append)
+    monkeypatch.setattr(reminders, "NOTICE_LOST_AFTER", dt.timedelta(0))
+    assert tasks.notices_dispatch_task() == 1
+    assert published == [visit.pk]  # ids only
+
+
+def test_a_cancellation_task_without_a_queued_notice_sends_nothing(clinic):
+    """Only a notice that staff asked for goes: a task for any other cancelled visit (a forged
+    or stale message) finds no queued row to claim."""
+    visit = visit_in(clinic, 30, status=Visit.Status.CANCELLED)
+    assert tasks.visit_cancellation_send_task(visit.pk) is False
+    assert mail.outbox == []
+    assert not PatientMessage.objects.exists()
+
+
+def test_a_refused_notice_is_failed_and_the_retry_claims_it_again(clinic, monkeypatch):
+    visit = visit_in(clinic, 30, status=Visit.Status.CANCELLED, cancel_reason="Clinic closed: x")
+    reminders.notice_queue(kind=PatientMessage.Kind.VISIT_CANCELLED, visit=visit)
+
+    def refuse(*args, **kwargs):
+        raise smtplib.SMTPServerDisconnected("gone")
+
+    monkeypatch.setattr(reminders, "send_mail", refuse)
+    with pytest.raises(smtplib.SMTPServerDisconnected):
+        tasks.visit_cancellation_send_task(visit.pk)
+    failed = PatientMessage.objects.get()
+    assert (failed.status, failed.attempts) == (PatientMessage.Status.FAILED, 1)
+    monkeypatch.undo()
+    assert tasks.visit_cancellation_send_task(visit.pk) is True
+    sent = PatientMessage.objects.get()
+    assert (sent.status, sent.attempts) == (PatientMessage.Status.SENT, 2)
     assert len(mail.outbox) == 1
