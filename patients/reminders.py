@@ -289,7 +289,8 @@ def _claim_queued(*, kind: str, visit: Visit) -> PatientMessage | None:
 
 
 # Queued notices whose task has not run after this long are published again (the broker was
-# down, the message was lost); after NOTICE_GIVE_UP they are left: the visits have long passed.
+# down, the message was lost), until the (first) cancelled visit's time has come, and for at
+# most NOTICE_GIVE_UP: a notice the task declined (consent withdrawn) stays queued meanwhile.
 NOTICE_LOST_AFTER = dt.timedelta(minutes=5)
 NOTICE_GIVE_UP = dt.timedelta(days=7)
 NOTICE_KINDS = (PatientMessage.Kind.VISIT_CANCELLED, PatientMessage.Kind.EPISODE_ENDED)
@@ -297,8 +298,8 @@ NOTICE_KINDS = (PatientMessage.Kind.VISIT_CANCELLED, PatientMessage.Kind.EPISODE
 
 def notices_lost(*, now: dt.datetime | None = None) -> list[tuple[str, int, int | None]]:
     """(kind, visit id, episode id) of the queued notices still unsent NOTICE_LOST_AFTER after
-    they were asked for, the oldest first (the partial index `patients_message_queued` holds
-    only the queued rows)."""
+    they were asked for and whose visit is still to come, the oldest first (the partial index
+    `patients_message_queued` holds only the queued rows)."""
     moment = now or timezone.now()
     return list(
         PatientMessage.objects.filter(
@@ -306,6 +307,7 @@ def notices_lost(*, now: dt.datetime | None = None) -> list[tuple[str, int, int 
             kind__in=NOTICE_KINDS,
             created_at__lte=moment - NOTICE_LOST_AFTER,
             created_at__gte=moment - NOTICE_GIVE_UP,
+            visit__starts_at__gt=moment,
         )
         .order_by("created_at", "pk")
         .values_list("kind", "visit_id", "episode_id")

@@ -514,7 +514,7 @@ def test_a_notice_whose_task_was_lost_is_published_again_and_sent_once(
     assert reminders.notices_lost(now=later) == [
         (PatientMessage.Kind.EPISODE_ENDED, queued.visit_id, episode.pk)
     ]
-    assert reminders.notices_lost(now=later + dt.timedelta(days=8)) == []  # given up
+    assert reminders.notices_lost(now=later + dt.timedelta(days=2)) == []  # its visit has come
 
     delivered: list[int] = []
 
@@ -543,6 +543,11 @@ def test_the_dispatcher_publishes_a_lost_closure_notice_by_its_visit(clinic, mon
     monkeypatch.setattr(reminders, "NOTICE_LOST_AFTER", dt.timedelta(0))
     assert tasks.notices_dispatch_task() == 1
     assert published == [visit.pk]  # ids only
+    week = timezone.now() + reminders.NOTICE_GIVE_UP + dt.timedelta(hours=1)
+    Visit.objects.filter(pk=visit.pk).update(
+        starts_at=week + dt.timedelta(days=1), ends_at=week + dt.timedelta(days=1, minutes=45)
+    )
+    assert reminders.notices_lost(now=week) == []  # given up after a week
 
 
 def test_a_cancellation_task_without_a_queued_notice_sends_nothing(clinic):
