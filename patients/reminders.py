@@ -229,11 +229,10 @@ def no_next_visit_nudge_send(
 # --- Claim and delivery ----------------------------------------------------------------------
 
 
-def _claim(
-    *, kind: str, visit: Visit, episode: EpisodeOfCare | None = None
+def _message_new(
+    *, kind: str, visit: Visit, episode: EpisodeOfCare | None, **state: Any
 ) -> PatientMessage | None:
-    """The committed message row that allows this one sending, or None when the message was
-    sent or is being sent already. A row that failed before is claimed again."""
+    """A new message row of this kind for the visit, or None when there is one already."""
     try:
         with transaction.atomic():
             return PatientMessage.objects.create(
@@ -242,15 +241,31 @@ def _claim(
                 kind=kind,
                 visit=visit,
                 episode=episode,
+                **state,
             )
     except IntegrityError:
-        pass
-    retried = PatientMessage.objects.filter(
-        kind=kind, visit=visit, status=PatientMessage.Status.FAILED
-    ).update(status=PatientMessage.Status.SENDING, attempts=F("attempts") + 1, error="")
-    if not retried:
         return None
-    return PatientMessage.objects.get(kind=kind, visit=visit)
+
+
+def _message_take(*, kind: str, visit: Visit, statuses: tuple[str, ...]) -> PatientMessage | None:
+    """The visit's message of this kind, now `sending` if it was in one of `statuses`: taken by
+    the UPDATE itself (committed with it outside a transaction), so a second task finds it
+    taken. None when it is not in one of them (sent, being sent) or does not exist."""
+    taken = PatientMessage.objects.filter(kind=kind, visit=visit, status__in=statuses).update(
+        status=PatientMessage.Status.SENDING, attempts=F("attempts") + 1, error=""
+    )
+    return PatientMessage.objects.get(kind=kind, visit=visit) if taken else None
+
+
+def _claim(
+    *, kind: str, visit: Visit, episode: EpisodeOfCare | None = None
+) -> PatientMessage | None:
+    """The committed message row that allows this one sending, or None when the message was
+    sent or is being sent already. A row that failed before is claimed again."""
+    new = _message_new(kind=kind, visit=visit, episode=episode)
+    if new is not None:
+        return new
+    return _message_take(kind=kind, visit=visit, statuses=(PatientMessage.Status.FAILED,))
 
 
 def notice_queue(
@@ -259,33 +274,16 @@ def notice_queue(
     """Record, in the caller's transaction, that staff asked for this notice (`queued`); None
     when one of this kind for the visit exists already. The caller publishes its task after the
     commit; `notices_lost` finds the row again if that message never arrives."""
-    try:
-        with transaction.atomic():
-            return PatientMessage.objects.create(
-                clinic_id=visit.clinic_id,
-                patient_id=visit.patient_id,
-                kind=kind,
-                visit=visit,
-                episode=episode,
-                status=PatientMessage.Status.QUEUED,
-                attempts=0,
-            )
-    except IntegrityError:
-        return None
+    return _message_new(
+        kind=kind, visit=visit, episode=episode, status=PatientMessage.Status.QUEUED, attempts=0
+    )
 
 
 def _claim_queued(*, kind: str, visit: Visit) -> PatientMessage | None:
-    """The queued (or failed) notice of this kind for the visit, now `sending`: committed by the
-    UPDATE itself, so a second task finds it taken. None when none was asked for, or it was
-    sent or is being sent already."""
-    claimed = PatientMessage.objects.filter(
-        kind=kind,
-        visit=visit,
-        status__in=(PatientMessage.Status.QUEUED, PatientMessage.Status.FAILED),
-    ).update(status=PatientMessage.Status.SENDING, attempts=F("attempts") + 1, error="")
-    if not claimed:
-        return None
-    return PatientMessage.objects.get(kind=kind, visit=visit)
+    """The queued (or failed) notice of this kind for the visit, now `sending`; None when none
+    was asked for, or it was sent or is being sent already."""
+    statuses = (PatientMessage.Status.QUEUED, PatientMessage.Status.FAILED)
+    return _message_take(kind=kind, visit=visit, statuses=statuses)
 
 
 # Queued notices whose task has not run after this long are published again (the broker was
