@@ -23,9 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -34,10 +32,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.worker import Worker
+
 SIZE_NAMES = ("summaries", "tiny")
 MAX_QUERIES = 15  # issue 11
 MIN_PER_SECOND = 200.0  # issue 11, per worker process
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -188,78 +187,6 @@ def measure_in_process(visits: list[Summarised]) -> InProcess:
     return result
 
 
-def _database_url() -> str:
-    from django.db import connection
-
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host = db["HOST"] or "127.0.0.1"
-    return f"postgres://{db['USER']}{password}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-class Worker:
-    """One `celery -A clinic worker --pool=solo` process on a queue of its own."""
-
-    def __init__(self, *, broker: str, queue: str, log: Path) -> None:
-        self.log = log
-        env = {
-            **os.environ,
-            "DATABASE_URL": _database_url(),
-            "CELERY_BROKER_URL": broker,
-            "CELERY_QUEUE": queue,
-            "DJANGO_SETTINGS_MODULE": "clinic.settings",
-            "PYTHONUNBUFFERED": "1",
-        }
-        env.pop("CELERY_TASK_ALWAYS_EAGER", None)
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "clinic",
-            "worker",
-            "--pool=solo",
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            f"--hostname=bench-{queue}@%h",
-        ]
-        log.parent.mkdir(parents=True, exist_ok=True)
-        self._log_file = log.open("wb")
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"The worker exited with {self.process.returncode}.")
-            if " ready." in self.output():
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"The worker was not ready after {timeout:.0f} s.")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self._log_file.close()
-
-
 def measure_worker(
     visits: list[Summarised], *, broker: str, log: Path, timeout: float
 ) -> ThroughWorker:
@@ -272,7 +199,7 @@ def measure_worker(
     ids = [v.visit_id for v in visits]
     _forget(ids)
     queue = f"bench-summaries-{uuid.uuid4().hex[:10]}"
-    worker = Worker(broker=broker, queue=queue, log=log)
+    worker = Worker(broker=broker, queue=queue, log=log, name="bench")
     try:
         worker.wait_ready(timeout=120)
         summaries = ProgressSummary.objects.filter(visit_id__in=ids)

@@ -18,12 +18,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -35,6 +32,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Count
 
+from bench.worker import Worker
 from clinic.models import Clinic, User
 from patients.models import EpisodeOfCare, Patient, Visit
 from programs import care, tasks
@@ -50,7 +48,6 @@ from tests.factories import (
 from tests.programs.helpers import THER_EX, item, local_today, use_broker
 
 BROKER = settings.CELERY_BROKER_URL
-ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     # Many connections at once: one such test at a time across pytest-xdist processes.
@@ -80,83 +77,6 @@ def wait_until(what: str, check: Callable[[], bool], timeout: float = WAIT) -> N
 # --- Workers and brokers ---------------------------------------------------------------------
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return (
-        f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-        f"/{db['NAME']}"
-    )
-
-
-class Worker:
-    """One `celery worker` process group, its log in a file."""
-
-    def __init__(self, *, broker: str, queue: str, log: Path, concurrency: int = 2) -> None:
-        self.log = log
-        env = {
-            **os.environ,
-            "DATABASE_URL": _database_url(),
-            "CELERY_BROKER_URL": broker,
-            "CELERY_QUEUE": queue,
-            # A killed worker's unacknowledged messages come back after 5 s, not an hour.
-            "CELERY_VISIBILITY_TIMEOUT": "5",
-            "DJANGO_SETTINGS_MODULE": "clinic.settings",
-            "PYTHONUNBUFFERED": "1",
-        }
-        env.pop("CELERY_TASK_ALWAYS_EAGER", None)
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "clinic",
-            "worker",
-            "--pool=prefork",
-            f"--concurrency={concurrency}",
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            f"--hostname=test-{queue}-{uuid.uuid4().hex[:6]}@%h",
-        ]
-        self._log_file = log.open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: SIGKILL reaches the children too
-        )
-        wait_until("the worker to be ready", self.ready, timeout=WAIT)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def ready(self) -> bool:
-        if self.process.poll() is not None:
-            pytest.fail(f"The worker exited with {self.process.returncode}:\n{self.output()}")
-        return " ready." in self.output()
-
-    def kill(self) -> None:
-        """SIGKILL the worker and its pool processes at once: no warm shutdown, no acks."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-        self._log_file.close()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self._log_file.close()
-
-
 def producer(broker: str, queue: str) -> Any:
     """This test process publishes to `broker`, on `queue`, failing at once when it is down."""
     return use_broker(broker, queue=queue, max_retries=0)
@@ -171,9 +91,19 @@ def queue() -> str:
 def start_worker(queue, tmp_path) -> Iterator[Callable[..., Worker]]:
     started: list[Worker] = []
 
-    def start(broker: str = BROKER, **options: Any) -> Worker:
-        worker = Worker(broker=broker, queue=queue, log=tmp_path / "worker.log", **options)
+    def start(broker: str = BROKER, concurrency: int = 2) -> Worker:
+        worker = Worker(
+            broker=broker,
+            queue=queue,
+            log=tmp_path / "worker.log",
+            pool="prefork",
+            concurrency=concurrency,
+            name="test",
+            # A killed worker's unacknowledged messages come back after 5 s, not an hour.
+            env={"CELERY_VISIBILITY_TIMEOUT": "5"},
+        )
         started.append(worker)
+        wait_until("the worker to be ready", worker.ready, timeout=WAIT)
         return worker
 
     yield start
