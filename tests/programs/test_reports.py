@@ -452,6 +452,19 @@ def test_compliance_and_outcomes_read_the_episodes_rows_by_their_ids(clinic):
     assert not [sql for sql in statements if 'JOIN "patients_patient"' in sql]
 
 
+def test_compliance_and_outcomes_of_a_clinic_without_episodes_are_empty(clinic):
+    """No active or scored episode: the lists of ids are empty (on PostgreSQL an empty array),
+    and the reports answer with zero counts and no rows."""
+    EpisodeOfCareFactory(clinic=clinic, status="discharged")
+    compliance = reports.compliance_report(clinics=[clinic])
+    assert rows(compliance, "clinics") == [
+        {"clinic": clinic.name, **dict.fromkeys(reports.COMPLIANCE_COUNTS, 0)}
+    ]
+    assert rows(compliance, "flags") == []
+    outcomes = reports.outcomes_report(clinics=[clinic], period=SEPTEMBER)
+    assert [len(table.rows) for table in outcomes.tables] == [0, 0, 0]
+
+
 def test_reports_cover_only_the_clinics_given(attendance, clinic, other_clinic):
     report = reports.attendance_report(clinics=[other_clinic], period=SEPTEMBER)
     assert {row["clinic"] for row in rows(report, "therapists")} == {"Zentrum Physio"}
