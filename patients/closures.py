@@ -27,6 +27,7 @@ from patients.models import PatientMessage, Visit
 from patients.reminders import (
     _claim_queued,
     _deliver,
+    _notice_decline,
     _reachable,
     _visit_context,
     notice_queue,
@@ -102,18 +103,23 @@ def clinic_close_day(
 
 def visit_cancellation_send(visit_id: int) -> PatientMessage | None:
     """Tell the patient that their visit is cancelled, once; None when nothing was sent (no
-    notice was queued, the visit is not cancelled, the patient withdrew consent, or it was sent
-    already)."""
+    notice was queued, or it was sent already; a visit no longer cancelled, or a patient who
+    withdrew consent, has the notice declined)."""
     visit = (
         Visit.objects.select_related("clinic", "patient", "therapist", "room")
         .filter(pk=visit_id)
         .first()
     )
-    if visit is None or visit.status not in (Visit.Status.CANCELLED, Visit.Status.LATE_CANCELLED):
+    if visit is None:
+        return None
+    kind = PatientMessage.Kind.VISIT_CANCELLED
+    if visit.status not in (Visit.Status.CANCELLED, Visit.Status.LATE_CANCELLED):
+        _notice_decline(kind=kind, visit=visit, reason="not_cancelled")
         return None
     if not _reachable(visit.patient):
+        _notice_decline(kind=kind, visit=visit, reason="no_consent")
         return None
-    message = _claim_queued(kind=PatientMessage.Kind.VISIT_CANCELLED, visit=visit)
+    message = _claim_queued(kind=kind, visit=visit)
     if message is None:
         return None
     context = {**_visit_context(visit), "reason": visit.cancel_reason}

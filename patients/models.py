@@ -688,8 +688,9 @@ class PatientMessage(models.Model):
     (a clinic closed for a day, an episode ended: the visits they cancelled) is written
     `queued` in the same transaction as the cancellation, so the request survives a broker
     that is down; its task claims it, and a dispatcher publishes the task again for a queued
-    row whose message was lost. No content is stored: the text is made from the visit or
-    episode when sending."""
+    row whose message was lost. A queued notice that its task finds no longer due (the patient
+    withdrew consent, the visit is no longer cancelled) is `declined`, with the reason in
+    `error`. No content is stored: the text is made from the visit or episode when sending."""
 
     class Kind(models.TextChoices):
         VISIT_REMINDER = "visit_reminder", "Visit reminder"
@@ -702,6 +703,7 @@ class PatientMessage(models.Model):
         SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
+        DECLINED = "declined", "Not sent (no longer due)"
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")

@@ -286,6 +286,18 @@ def _claim_queued(*, kind: str, visit: Visit) -> PatientMessage | None:
     return _message_take(kind=kind, visit=visit, statuses=statuses)
 
 
+def _notice_decline(*, kind: str, reason: str, visit: Visit | None = None, **where: Any) -> None:
+    """Mark the queued (or failed) notice of this kind `declined`: its task found it no longer
+    due, and the dispatcher stops publishing it. `reason` goes in `error`."""
+    if visit is not None:
+        where["visit"] = visit
+    PatientMessage.objects.filter(
+        kind=kind,
+        status__in=(PatientMessage.Status.QUEUED, PatientMessage.Status.FAILED),
+        **where,
+    ).update(status=PatientMessage.Status.DECLINED, error=reason)
+
+
 # Queued notices whose task has not run after this long are published again (the broker was
 # down, the message was lost), until the (first) cancelled visit's time has come, and for at
 # most NOTICE_GIVE_UP: a notice the task declined (consent withdrawn) stays queued meanwhile.
@@ -355,15 +367,19 @@ EPISODE_END_REASONS: dict[str, str] = {
 def episode_end_notice_send(episode_id: int) -> PatientMessage | None:
     """Tell the patient, once, which of their booked visits the end of the episode cancelled;
     None when nothing was sent (no notice was queued, none of its visits was cancelled by its
-    end, the patient withdrew consent, or it was sent already)."""
+    end, or it was sent already; a patient who withdrew consent has the notice declined)."""
     episode = (
         EpisodeOfCare.objects.select_related("clinic", "patient", "therapist")
         .filter(pk=episode_id)
         .first()
     )
-    if episode is None or episode.status not in EPISODE_END_REASONS:
+    if episode is None:
+        return None
+    kind = PatientMessage.Kind.EPISODE_ENDED
+    if episode.status not in EPISODE_END_REASONS:
         return None
     if not _reachable(episode.patient):
+        _notice_decline(kind=kind, reason="no_consent", episode=episode)
         return None
     cancelled = list(
         Visit.objects.filter(
@@ -374,7 +390,7 @@ def episode_end_notice_send(episode_id: int) -> PatientMessage | None:
     )
     if not cancelled:
         return None
-    message = _claim_queued(kind=PatientMessage.Kind.EPISODE_ENDED, visit=cancelled[0])
+    message = _claim_queued(kind=kind, visit=cancelled[0])
     if message is None:
         return None
     clinic = episode.clinic

@@ -32,6 +32,7 @@ class Migration(migrations.Migration):
                     ("sending", "Sending"),
                     ("sent", "Sent"),
                     ("failed", "Failed"),
+                    ("declined", "Not sent (no longer due)"),
                 ],
                 default="sending",
                 max_length=8,

@@ -464,27 +464,40 @@ def test_ending_an_episode_queues_no_mail(
 
 
 def test_the_episode_end_notice_checks_again_when_it_runs(
-    clinic, django_capture_on_commit_callbacks
+    clinic, monkeypatch, django_capture_on_commit_callbacks
 ):
     """A task that runs late finds the facts as they are then: a patient who withdrew consent
-    gets nothing (the notice stays queued), and once consent is back the same task sends it;
-    an episode whose end asked for no notice, or cancelled nothing, gets none."""
+    gets nothing, and the notice is declined (the dispatcher stops publishing it); an episode
+    whose end asked for no notice, or cancelled nothing, gets none."""
     patient = reachable(clinic)
     episode = episode_with_booked_visits(clinic, patient, 30)
     with django_capture_on_commit_callbacks():  # the task is published, and runs later
         clinical.episode_close(episode=episode, by=None)
     Patient.objects.filter(pk=patient.pk).update(consent_email=False)
     assert reminders.episode_end_notice_send(episode.pk) is None
-    assert PatientMessage.objects.get().status == PatientMessage.Status.QUEUED
+    declined = PatientMessage.objects.get()
+    assert (declined.status, declined.error) == (PatientMessage.Status.DECLINED, "no_consent")
+    monkeypatch.setattr(reminders, "NOTICE_LOST_AFTER", dt.timedelta(0))
+    assert reminders.notices_lost() == []
     Patient.objects.filter(pk=patient.pk).update(consent_email=True)
+    assert reminders.episode_end_notice_send(episode.pk) is None  # declined stays declined
     silent = episode_with_booked_visits(clinic, patient, 54)
     clinical.episode_close(episode=silent, by=None, notify=False)
     assert reminders.episode_end_notice_send(silent.pk) is None  # no notice was asked for
     quiet = EpisodeOfCareFactory(clinic=clinic, patient=patient)
     clinical.episode_close(episode=quiet, by=None)
     assert reminders.episode_end_notice_send(quiet.pk) is None  # nothing was cancelled
-    assert reminders.episode_end_notice_send(episode.pk) is not None
-    assert len(mail.outbox) == 1
+    assert mail.outbox == []
+    assert PatientMessage.objects.count() == 1
+
+
+def test_a_closure_notice_for_a_visit_no_longer_cancelled_is_declined(clinic):
+    visit = visit_in(clinic, 30)  # booked: whatever queued the notice, it is not due
+    reminders.notice_queue(kind=PatientMessage.Kind.VISIT_CANCELLED, visit=visit)
+    assert tasks.visit_cancellation_send_task(visit.pk) is False
+    notice = PatientMessage.objects.get()
+    assert (notice.status, notice.error) == (PatientMessage.Status.DECLINED, "not_cancelled")
+    assert mail.outbox == []
 
 
 # --- Lost notices ------------------------------------------------------------------------------
