@@ -24,6 +24,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.color import no_style
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from playwright.sync_api import expect
 
 from patients.models import PrecautionKind
 
@@ -206,7 +207,12 @@ def shoot(page: object, name: str) -> Path:
 
 
 def sign_in(page: object, username: str, password: str) -> None:
+    """Sign in and wait until the page the login redirects to has loaded: a test that goes on
+    at once (a reload, say) would race the navigation still in flight ("Not attached to an
+    active page")."""
     page.goto("/login/")  # type: ignore[attr-defined]
     page.get_by_label("Username").fill(username)  # type: ignore[attr-defined]
     page.get_by_label("Password").fill(password)  # type: ignore[attr-defined]
     page.get_by_role("button", name="Sign in").click()  # type: ignore[attr-defined]
+    expect(page).not_to_have_url(re.compile(r"/login/"))
+    page.wait_for_load_state("load")  # type: ignore[attr-defined]
