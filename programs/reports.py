@@ -823,14 +823,15 @@ def compliance_report(
     for episode in episodes:
         episode.clinic = by_id[episode.clinic_id]
     active = [episode.pk for episode in episodes]
-    zones = {episode.pk: episode.clinic.tz for episode in episodes}
-    # Per episode and clinic-local day: how many visits were completed and the units of the
-    # signed notes (the clocks read nothing finer than a day). The visits through the active
-    # episodes' subquery, which PostgreSQL walks by index; given the ids as a list it expects
-    # a whole episode's average of visits for each and hashes every treatment note instead.
+    reported = set(active)
+    # Per episode and clinic-local day, counted by the database (the clocks read nothing finer
+    # than a day): how many visits were completed and the units of the signed notes; one row
+    # per treatment day, not one per visit with a timestamp to convert here. The visits through
+    # the active episodes' subquery, which PostgreSQL walks by index; given the ids as a list
+    # it expects a whole episode's average of visits for each and hashes every treatment note
+    # instead. Only the episodes whose clocks count visits: the progress-report clock on, or a
+    # payer's authorization (an episode with neither shows no flag that visits could raise).
     # The evaluations and plans by the list of ids (`AnyOf`).
-    # Only the episodes whose clocks count visits: the progress-report clock on, or a payer's
-    # authorization (an episode with neither shows no flag that visits could raise).
     active_episodes = (
         EpisodeOfCare.objects.filter(clinic__in=ids, status=EpisodeOfCare.Status.ACTIVE)
         .filter(
@@ -842,26 +843,23 @@ def compliance_report(
         )
         .values("pk")
     )
-    by_day: dict[int, dict[dt.date, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    days: dict[int, list[tuple[dt.date, int, int]]] = defaultdict(list)
     signed = Q(treatment_note__status=TreatmentNote.Status.SIGNED)
-    for episode_id, starts_at, status, signed_units in (
+    completed = Q(status=S.COMPLETED)
+    for episode_id, day, visits, units in (
         Visit.objects.filter(episode__in=active_episodes)
-        .filter(Q(status=S.COMPLETED) | signed)
-        .values("pk", "episode_id", "starts_at", "status")
-        .annotate(units=Sum("treatment_note__billing_lines__units", filter=signed))
-        .values_list("episode_id", "starts_at", "status", "units")
+        .filter(completed | signed)
+        .annotate(day=LocalDate("starts_at", "clinic__timezone"))
+        .values("episode_id", "day")
+        .annotate(
+            visits=Count("pk", filter=completed, distinct=True),
+            units=Sum("treatment_note__billing_lines__units", filter=signed),
+        )
+        .values_list("episode_id", "day", "visits", "units")
         .order_by()
     ):
-        tz = zones.get(episode_id)
-        if tz is None:  # an episode started since the episodes were read: not in this report
-            continue
-        that_day = by_day[episode_id][timezone.localdate(starts_at, tz)]
-        that_day[0] += status == S.COMPLETED
-        that_day[1] += signed_units or 0
-    days = {
-        episode_id: [(day, visits, units) for day, (visits, units) in tallies.items()]
-        for episode_id, tallies in by_day.items()
-    }
+        if episode_id in reported:  # not an episode started since the episodes were read
+            days[episode_id].append((day, visits, units or 0))
     evaluations: dict[int, list[tuple[str, dt.date, str, str | None]]] = defaultdict(list)
     for episode_id, *facts in Evaluation.objects.filter(AnyOf(F("episode_id"), active)).values_list(
         "episode_id", "kind", "performed_on", "status", "signed_by__therapist_profile__discipline"

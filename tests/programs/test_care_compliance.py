@@ -14,7 +14,7 @@ from patients.models import EpisodeOfCare, Evaluation, Goal, Visit
 from programs import care, reports
 from programs.selectors import episode_compliance
 from tests.factories import GoalFactory, PlanOfCareFactory, SignedEvaluationFactory, therapist_in
-from tests.programs.helpers import THER_EX, item, local_today
+from tests.programs.helpers import MANUAL, THER_EX, item, local_today
 
 pytestmark = pytest.mark.django_db
 
@@ -241,7 +241,8 @@ def test_the_compliance_report_counts_the_local_days_and_units_the_episode_page_
     """The report counts per clinic-local day from all active episodes' visits at once; the
     page from one episode's. In Auckland (UTC+13 in December) a visit at 00:15 is the day
     before in UTC: the window's edges must fall on the local dates. Two visits on one day are
-    two visits and one treatment day; units count only from signed notes."""
+    two visits and one treatment day; units count only from signed notes, each billing line
+    once."""
 
     Clinic.objects.filter(pk=episode.clinic_id).update(timezone="Pacific/Auckland")
     episode.refresh_from_db()
@@ -265,12 +266,17 @@ def test_the_compliance_report_counts_the_local_days_and_units_the_episode_page_
     unsigned = visit_on(episode, days_ago=3, status=done, at=dt.time(23, 50))
     visit_on(episode, days_ago=2, status=Visit.Status.NO_SHOW)
     for held, sign in ((first, True), (unsigned, False)):
-        note = care.treatment_note_save(visit=held, by=therapist, modalities=[item(THER_EX, 38)])
+        note = care.treatment_note_save(
+            visit=held, by=therapist, modalities=[item(THER_EX, 38), item(MANUAL, 15)]
+        )
         if sign:
             care.treatment_note_sign(note=note, by=therapist, version=note.version)
+    # Two billing lines on the signed note: the report joins them to the visit, which must
+    # still be one visit (and the units of both lines).
+    assert first.treatment_note.billing_lines.count() == 2
 
     page = episode_compliance(episode=episode, today=today)
-    assert (page.authorization.visits_used, page.authorization.units_used) == (4, 3)
+    assert (page.authorization.visits_used, page.authorization.units_used) == (4, 4)
     assert page.progress_report.treatment_days == 5  # the evaluation day and four visit days
 
     report = reports.compliance_report(clinics=[clinic], today=today)
