@@ -44,11 +44,13 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     Func,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     Sum,
+    Value,
 )
 from django.db.models.lookups import In
 from django.utils import timezone
@@ -59,7 +61,7 @@ from patients import outcomes
 from patients.models import EpisodeOfCare, Evaluation, OutcomeMeasure, Patient, Visit
 from patients.scheduling import Interval, daterange, intersect, subtract, wall_blocks
 from programs import compliance
-from programs.models import PlanOfCare, TreatmentNote
+from programs.models import BillingLine, PlanOfCare, TreatmentNote
 from programs.selectors import (
     CERTIFICATION_ENDING_WARN_DAYS,
     _certification,
@@ -799,7 +801,8 @@ def compliance_report(
 ) -> Report:
     """Today's compliance clocks of every active episode: progress reports due or overdue,
     plans of care ending, expired or unsigned, authorizations nearly used. Four queries:
-    episodes, their completed or billed visits (with signed units), evaluations, active plans.
+    episodes, their completed visits and signed units per day (`_treatment_tallies`),
+    evaluations, active plans.
     `today` overrides every clinic's own today (for tests)."""
     ids = [c.pk for c in clinics]
     by_id = {c.pk: c for c in clinics}
@@ -824,42 +827,8 @@ def compliance_report(
         episode.clinic = by_id[episode.clinic_id]
     active = [episode.pk for episode in episodes]
     reported = set(active)
-    # Per episode and clinic-local day, counted by the database (the clocks read nothing finer
-    # than a day): how many visits were completed and the units of the signed notes; one row
-    # per treatment day, not one per visit with a timestamp to convert here. The visits through
-    # the active episodes' subquery, which PostgreSQL walks by index; given the ids as a list
-    # it expects a whole episode's average of visits for each and hashes every treatment note
-    # instead. Only the episodes whose clocks count visits: the progress-report clock on, or a
-    # payer's authorization (an episode with neither shows no flag that visits could raise).
+    days = _treatment_tallies(ids, reported)
     # The evaluations and plans by the list of ids (`AnyOf`).
-    active_episodes = (
-        EpisodeOfCare.objects.filter(clinic__in=ids, status=EpisodeOfCare.Status.ACTIVE)
-        .filter(
-            Q(progress_report_clock=True)
-            | Q(auth_visits__isnull=False)
-            | Q(auth_units__isnull=False)
-            | Q(auth_starts_on__isnull=False)
-            | Q(auth_ends_on__isnull=False)
-        )
-        .values("pk")
-    )
-    days: dict[int, list[tuple[dt.date, int, int]]] = defaultdict(list)
-    signed = Q(treatment_note__status=TreatmentNote.Status.SIGNED)
-    completed = Q(status=S.COMPLETED)
-    for episode_id, day, visits, units in (
-        Visit.objects.filter(episode__in=active_episodes)
-        .filter(completed | signed)
-        .annotate(day=LocalDate("starts_at", "clinic__timezone"))
-        .values("episode_id", "day")
-        .annotate(
-            visits=Count("pk", filter=completed, distinct=True),
-            units=Sum("treatment_note__billing_lines__units", filter=signed),
-        )
-        .values_list("episode_id", "day", "visits", "units")
-        .order_by()
-    ):
-        if episode_id in reported:  # not an episode started since the episodes were read
-            days[episode_id].append((day, visits, units or 0))
     evaluations: dict[int, list[tuple[str, dt.date, str, str | None]]] = defaultdict(list)
     for episode_id, *facts in Evaluation.objects.filter(AnyOf(F("episode_id"), active)).values_list(
         "episode_id", "kind", "performed_on", "status", "signed_by__therapist_profile__discipline"
@@ -970,6 +939,61 @@ def compliance_report(
             "same clocks as each episode's compliance page.",
         ],
     )
+
+
+def _treatment_tallies(
+    clinic_ids: list[int], reported: set[int]
+) -> dict[int, list[tuple[dt.date, int, int]]]:
+    """Per active episode of the clinics: (clinic-local day, completed visits, signed units),
+    as the episode's compliance page counts them (the day in the episode's clinic's time
+    zone). A day can come twice, once with its visits and once with its units; the clocks
+    only add them up. One query, counted by the database: one row per treatment day, not one
+    per visit with a timestamp to convert here.
+
+    Only the episodes whose clocks count visits: the progress-report clock on, or a payer's
+    authorization (an episode with neither shows no flag that visits could raise); the units
+    only where the authorization approves a number of them (nothing else reads them), so the
+    treatment notes and their billing lines are not read for the others. The visits by a join
+    to the active episodes (index `patients_episode_active`, then each one's visits by the
+    episode index): as an `IN` subquery beside the join to the episode's clinic, PostgreSQL
+    reads every episode the practice ever had."""
+    episode = Q(episode__status=EpisodeOfCare.Status.ACTIVE, episode__clinic__in=clinic_ids) & (
+        Q(episode__progress_report_clock=True)
+        | Q(episode__auth_visits__isnull=False)
+        | Q(episode__auth_units__isnull=False)
+        | Q(episode__auth_starts_on__isnull=False)
+        | Q(episode__auth_ends_on__isnull=False)
+    )
+    none = Value(0, output_field=IntegerField())
+    visits = (
+        Visit.objects.filter(episode, status=S.COMPLETED)
+        .annotate(day=LocalDate("starts_at", "episode__clinic__timezone"))
+        .values("episode_id", "day")
+        .annotate(visits=Count("pk"), units=none)
+        .values_list("episode_id", "day", "visits", "units")
+        .order_by()
+    )
+    units = (
+        BillingLine.objects.filter(
+            note__status=TreatmentNote.Status.SIGNED,
+            note__visit__episode__status=EpisodeOfCare.Status.ACTIVE,
+            note__visit__episode__clinic__in=clinic_ids,
+            note__visit__episode__auth_units__isnull=False,
+        )
+        .annotate(
+            episode_id=F("note__visit__episode_id"),
+            day=LocalDate("note__visit__starts_at", "note__visit__episode__clinic__timezone"),
+        )
+        .values("episode_id", "day")
+        .annotate(visits=none, units=Sum("units"))
+        .values_list("episode_id", "day", "visits", "units")
+        .order_by()
+    )
+    days: dict[int, list[tuple[dt.date, int, int]]] = defaultdict(list)
+    for episode_id, day, completed, signed_units in visits.union(units, all=True):
+        if episode_id in reported:  # not an episode started since the episodes were read
+            days[episode_id].append((day, completed, signed_units or 0))
+    return days
 
 
 COMPLIANCE_EPISODE_FIELDS = (

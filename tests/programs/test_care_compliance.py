@@ -265,6 +265,10 @@ def test_the_compliance_report_counts_the_local_days_and_units_the_episode_page_
     visit_on(episode, days_ago=6, status=done, at=dt.time(17))  # a second visit that day
     unsigned = visit_on(episode, days_ago=3, status=done, at=dt.time(23, 50))
     visit_on(episode, days_ago=2, status=Visit.Status.NO_SHOW)
+    # Signed before the visit was completed: its units count, the visit does not (yet).
+    checked_in = visit_on(episode, days_ago=1, status=Visit.Status.CHECKED_IN, at=dt.time(9))
+    note = care.treatment_note_save(visit=checked_in, by=therapist, modalities=[item(THER_EX, 38)])
+    care.treatment_note_sign(note=note, by=therapist, version=note.version)
     for held, sign in ((first, True), (unsigned, False)):
         note = care.treatment_note_save(
             visit=held, by=therapist, modalities=[item(THER_EX, 38), item(MANUAL, 15)]
@@ -276,7 +280,7 @@ def test_the_compliance_report_counts_the_local_days_and_units_the_episode_page_
     assert first.treatment_note.billing_lines.count() == 2
 
     page = episode_compliance(episode=episode, today=today)
-    assert (page.authorization.visits_used, page.authorization.units_used) == (4, 4)
+    assert (page.authorization.visits_used, page.authorization.units_used) == (4, 7)
     assert page.progress_report.treatment_days == 5  # the evaluation day and four visit days
 
     report = reports.compliance_report(clinics=[clinic], today=today)
