@@ -275,8 +275,7 @@ def test_the_compliance_report_counts_the_local_days_and_units_the_episode_page_
         )
         if sign:
             care.treatment_note_sign(note=note, by=therapist, version=note.version)
-    # Two billing lines on the signed note: the report joins them to the visit, which must
-    # still be one visit (and the units of both lines).
+    # Two billing lines on the signed note: the units of both, and still one visit.
     assert first.treatment_note.billing_lines.count() == 2
 
     page = episode_compliance(episode=episode, today=today)
