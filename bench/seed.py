@@ -13,7 +13,8 @@ The data respects every rule the product enforces, by construction rather than b
   exclusion constraints (patients/migrations/0005) are live while the rows are copied in, so a
   mistake here fails the seed instead of producing an impossible calendar;
 - patients come in episodes of care of 6 to 16 visits (initial evaluation, treatments, a
-  progress report every 10th visit, discharge); a quarter of the episodes are booked as a
+  progress report every 10th visit, discharge), with a payer's authorization of visits and
+  units when the patient has commercial insurance; a quarter of the episodes are booked as a
   recurring series; past visits are mostly completed (some cancelled, late-cancelled or no-show),
   future ones booked (a few cancelled).
 
@@ -77,6 +78,12 @@ SHIFTS: tuple[tuple[tuple[int, int], ...], ...] = (
 SATURDAY_SHIFT = ((1, 6),)  # 08:15-12:45
 TREATMENT_ROOMS = 6
 BOOKER_PREFIX = "bench-booker-"
+# A commercial payer's authorization for each episode of an insured patient, from its first
+# day: episodes run 6-16 visits of 2-3 units, so the longer ones outrun it and the compliance
+# report has visits and units to count against it.
+AUTHORIZED_VISITS = 12
+AUTHORIZED_UNITS = 30
+AUTHORIZED_SPAN = dt.timedelta(days=60)
 SUPERUSER = "bench-admin"
 
 
@@ -334,6 +341,8 @@ class ClinicPlan:
     room_ids: list[int]  # treatment rooms, then the gym
     desk_id: int
     patient_ids: list[int]
+    # Patients with commercial insurance: their episodes have a payer's authorization.
+    insured_ids: set[int] = field(default_factory=set)
     closed: set[dt.date] = field(default_factory=set)
     # weekday -> slot -> therapist positions working then
     working: dict[int, list[list[int]]] = field(default_factory=dict)
@@ -665,8 +674,11 @@ class Seeder:
                     )
                     created = self.now - dt.timedelta(days=rng.randrange(1, 2000))
                     archived = created if rng.random() < 0.02 else None
+                    payer = payers[number % len(payers)]
                     if archived is None:
                         clinic.patient_ids.append(next_id)
+                        if payer == Patient.Payer.COMMERCIAL:
+                            clinic.insured_ids.add(next_id)
                     yield (
                         next_id,
                         created,
@@ -686,7 +698,7 @@ class Seeder:
                         "en",
                         "Dr. Referrer" if number % 4 else "",
                         "",
-                        payers[number % len(payers)],
+                        payer,
                         number % 2 == 0,
                         number % 3 == 0,
                         archived,
@@ -738,7 +750,8 @@ class Seeder:
             EpisodeOfCare,
             words(
                 "id created_at updated_at public_id clinic_id patient_id therapist_id started_on "
-                "ended_on status billing_rule progress_report_clock"
+                "ended_on status billing_rule progress_report_clock auth_reference auth_visits "
+                "auth_units auth_starts_on auth_ends_on"
             ),
         )
         series = Table(
@@ -818,6 +831,7 @@ class Seeder:
             ended = episode.done >= episode.length and episode.last_end <= now
             ended_on = episode.last_end.astimezone(clinic.tz).date() if ended else None
             created = dt.datetime.combine(episode.started_on, dt.time(7), clinic.tz)
+            insured = episode.patient_id in clinic.insured_ids
             episode_rows.append(
                 (
                     episode.id,
@@ -834,6 +848,17 @@ class Seeder:
                     if clinic.country == "US"
                     else BillingRule.PER_CODE_8,
                     clinic.country == "US",
+                    *(
+                        (
+                            f"PA-{episode.id}",
+                            AUTHORIZED_VISITS,
+                            AUTHORIZED_UNITS,
+                            episode.started_on,
+                            episode.started_on + AUTHORIZED_SPAN,
+                        )
+                        if insured
+                        else ("", None, None, None, None)
+                    ),
                 )
             )
 

@@ -22,8 +22,8 @@ from bench.race import NAME as RACE
 from bench.records import SUMMARY_TARGET
 from bench.report import table
 from bench.seed import SIZES, seed
-from patients.models import Visit
-from programs.models import ProgressSummary, TreatmentNote
+from patients.models import EpisodeOfCare, Visit
+from programs.models import BillingLine, ProgressSummary, TreatmentNote
 
 pytestmark = [
     # Many connections at once: one such test at a time across pytest-xdist processes.
@@ -71,6 +71,18 @@ def test_bench_measures_every_operation_without_errors():
     assert race.attempt_max_ms is not None
     assert race.attempt_max_ms > 0
     assert "race: N bookers, one slot" in table(list(results.values()))
+    # Insured patients' episodes carry an authorization, and the compliance report has signed
+    # units of the active ones to count against it.
+    authorized = EpisodeOfCare.objects.filter(auth_units__isnull=False)
+    assert authorized.exists()
+    assert set(authorized.values_list("patient__payer_type", flat=True)) == {"commercial"}
+    assert not EpisodeOfCare.objects.filter(
+        patient__payer_type="commercial", auth_units__isnull=True
+    ).exists()
+    assert BillingLine.objects.filter(
+        note__status=TreatmentNote.Status.SIGNED,
+        note__visit__episode__in=authorized.filter(status=EpisodeOfCare.Status.ACTIVE),
+    ).exists()
     # Nothing the measurements booked, completed or summarised is left behind.
     assert Visit.objects.count() == SIZES["tiny"].visits
     assert TreatmentNote.objects.count() == notes
