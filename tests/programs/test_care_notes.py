@@ -494,7 +494,7 @@ def test_visit_complete_with_note_saves_signs_and_completes_then_runs_the_hook(
 ):
     completed: list[int] = []
     monkeypatch.setattr(care, "_after_visit_completed", completed.append)
-    visit = visit_on(medicare_episode, days_ago=0, at=dt.time(0, 5))
+    visit = visit_on(medicare_episode, days_ago=0, at=dt.time(0, 0))
     with django_capture_on_commit_callbacks(execute=True):
         note, done = care.visit_complete_with_note(
             visit=visit,

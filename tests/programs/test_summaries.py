@@ -58,7 +58,7 @@ def history(episode, therapist, visit_on):
     pain(episode, therapist, 8, 14)
     pain(episode, therapist, 6, 4)
     pain(episode, therapist, 4, 0)
-    _, visit = complete(visit_on(episode, days_ago=0, at=dt.time(0, 5)), therapist)
+    _, visit = complete(visit_on(episode, days_ago=0, at=dt.time(0, 0)), therapist)
     return visit
 
 
@@ -103,7 +103,7 @@ def test_summary_flags_the_certification_end_and_authorization(episode, therapis
     today = local_today(episode.clinic)
     plan(episode, therapist, certified_until=today + dt.timedelta(days=5))
     EpisodeOfCare.objects.filter(pk=episode.pk).update(auth_reference="A1", auth_visits=10)
-    _, visit = complete(visit_on(episode, days_ago=0, at=dt.time(0, 5)), therapist)
+    _, visit = complete(visit_on(episode, days_ago=0, at=dt.time(0, 0)), therapist)
     summary = summaries.progress_summary_write(visit.pk)
     assert summary is not None
     flags = {flag["kind"]: flag for flag in summary.data["flags"]}
@@ -174,7 +174,7 @@ def test_summary_reports_home_adherence_since_the_previous_visit(episode, therap
     )
     complete(visit_on(episode, days_ago=7), therapist)
     record_sessions(program, therapist, days_ago=[9, 8, 5, 3, 1])
-    _, visit = complete(visit_on(episode, days_ago=0, at=dt.time(0, 5)), therapist)
+    _, visit = complete(visit_on(episode, days_ago=0, at=dt.time(0, 0)), therapist)
     summary = summaries.progress_summary_write(visit.pk)
     assert summary is not None
     adherence = summary.data["home_programme_adherence"]

@@ -33,7 +33,7 @@ def _odi(total: int) -> dict:
 
 
 def _completed(episode: EpisodeOfCare, by: User, days_ago: int, *, sign: bool = True) -> Visit:
-    at = dt.time(9, 0) if days_ago else dt.time(0, 5)  # today's has started whatever the hour
+    at = dt.time(9, 0) if days_ago else dt.time(0, 0)  # local midnight: today's has started
     visit = episode_visit(episode, days_ago, Visit.Status.BOOKED, at=at)
     _, visit = care.visit_complete_with_note(
         visit=visit,

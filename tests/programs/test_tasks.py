@@ -57,7 +57,7 @@ def test_completing_a_visit_enqueues_both_tasks_after_commit_with_ids_only(
     sent: list[tuple[str, tuple, dict]] = []
     for task in (tasks.progress_summary_write_task, tasks.followup_create_task):
         monkeypatch.setattr(task, "delay", lambda *a, _n=task.name, **k: sent.append((_n, a, k)))
-    visit = visit_on(planned, days_ago=0, at=dt.time(0, 5))
+    visit = visit_on(planned, days_ago=0, at=dt.time(0, 0))
     with django_capture_on_commit_callbacks(execute=True):
         complete(visit, therapist)
         assert sent == []  # nothing before commit
@@ -70,7 +70,7 @@ def test_completing_a_visit_enqueues_both_tasks_after_commit_with_ids_only(
 def test_eager_completion_writes_the_summary_and_books_the_followup(
     planned, therapist, visit_on, django_capture_on_commit_callbacks
 ):
-    visit = visit_on(planned, days_ago=0, at=dt.time(0, 5))
+    visit = visit_on(planned, days_ago=0, at=dt.time(0, 0))
     saved = app.conf.task_always_eager
     app.conf.task_always_eager = True
     try:
@@ -104,7 +104,7 @@ def test_dispatcher_task_books_pending_followups(planned, therapist, visit_on):
 def test_broker_down_completion_succeeds_quickly_then_the_sweeper_catches_up(
     planned, therapist, visit_on, unreachable_broker, django_capture_on_commit_callbacks, caplog
 ):
-    visit = visit_on(planned, days_ago=0, at=dt.time(0, 5))
+    visit = visit_on(planned, days_ago=0, at=dt.time(0, 0))
     started = time.monotonic()
     with (
         caplog.at_level(logging.WARNING, logger="clinic.jobs"),
