@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import IntegerField, Prefetch, Q, QuerySet, Value
 from django.utils import timezone
 
 from clinic.models import Clinic, TherapistProfile
@@ -269,23 +269,25 @@ def _has_authorization(episode: EpisodeOfCare) -> bool:
 
 
 def episode_facts_read(*, episodes: Sequence[EpisodeOfCare]) -> dict[int, EpisodeFacts]:
-    """{episode pk: its facts} in five queries whatever the number of episodes and their size
-    (four when none has an authorization); each row counts only for an episode of its own
-    clinic."""
+    """{episode pk: its facts} in four queries whatever the number of episodes, their size and
+    their authorizations; each row counts only for an episode of its own clinic."""
     if not episodes:
         return {}
     clinic_of = {e.pk: e.clinic_id for e in episodes}
     ids, clinics = list(clinic_of), set(clinic_of.values())
     completed: dict[int, list[tuple[int, dt.datetime]]] = {pk: [] for pk in ids}
-    for pk, episode_id, clinic_id, starts in (
-        Visit.objects.filter(
-            clinic_id__in=clinics, episode_id__in=ids, status=Visit.Status.COMPLETED
-        )
-        .order_by("starts_at", "pk")
-        .values_list("pk", "episode_id", "clinic_id", "starts_at")
+    billing: dict[int, list[tuple[dt.datetime, int]]] = {pk: [] for pk in ids}
+    for pk, episode_id, clinic_id, starts, units in _treatments_read(
+        clinics, ids, authorized=[e.pk for e in episodes if _has_authorization(e)]
     ):
-        if clinic_of[episode_id] == clinic_id:
+        if clinic_of[episode_id] != clinic_id:
+            continue
+        if units is not None:  # a billing line
+            billing[episode_id].append((starts, units))
+        elif pk is not None:  # a completed visit
             completed[episode_id].append((pk, starts))
+    for visits in completed.values():
+        visits.sort(key=lambda visit: (visit[1], visit[0]))
     evaluations: dict[int, list[EvaluationFact]] = {pk: [] for pk in ids}
     for episode_id, clinic_id, kind, day, status, discipline in (
         Evaluation.objects.filter(clinic_id__in=clinics, episode_id__in=ids)
@@ -311,16 +313,6 @@ def episode_facts_read(*, episodes: Sequence[EpisodeOfCare]) -> dict[int, Episod
     for goal in Goal.objects.filter(clinic_id__in=clinics, episode_id__in=ids).order_by("pk"):
         if clinic_of[goal.episode_id] == goal.clinic_id:
             goals[goal.episode_id].append(goal)
-    billing: dict[int, list[tuple[dt.datetime, int]]] = {pk: [] for pk in ids}
-    authorized = [e.pk for e in episodes if _has_authorization(e)]
-    if authorized:
-        for episode_id, clinic_id, starts, units in BillingLine.objects.filter(
-            note__clinic_id__in=clinics,
-            note__episode_id__in=authorized,
-            note__status=TreatmentNote.Status.SIGNED,
-        ).values_list("note__episode_id", "note__clinic_id", "note__visit__starts_at", "units"):
-            if clinic_of[episode_id] == clinic_id:
-                billing[episode_id].append((starts, units))
     return {
         pk: EpisodeFacts(
             completed=tuple(completed[pk]),
@@ -331,6 +323,31 @@ def episode_facts_read(*, episodes: Sequence[EpisodeOfCare]) -> dict[int, Episod
         )
         for pk in ids
     }
+
+
+def _treatments_read(
+    clinics: set[int], ids: list[int], *, authorized: list[int]
+) -> QuerySet[Visit, tuple[int | None, int, int, dt.datetime, int | None]]:
+    """One query (UNION ALL): (visit pk, episode, clinic, start, None) per completed visit of
+    the episodes, and (None, episode, clinic, the visit's start, units) per billing line of the
+    signed notes of those of them with an authorization. Without any, the second half is left
+    out of the SQL: the same one query."""
+    no_units = Value(None, output_field=IntegerField())
+    visits = Visit.objects.filter(
+        clinic_id__in=clinics, episode_id__in=ids, status=Visit.Status.COMPLETED
+    ).values_list("pk", "episode_id", "clinic_id", "starts_at", no_units)
+    units = BillingLine.objects.filter(
+        note__clinic_id__in=clinics,
+        note__episode_id__in=authorized,
+        note__status=TreatmentNote.Status.SIGNED,
+    ).values_list(
+        Value(None, output_field=IntegerField()),
+        "note__episode_id",
+        "note__clinic_id",
+        "note__visit__starts_at",
+        "units",
+    )
+    return visits.order_by().union(units.order_by(), all=True)
 
 
 def _completed_visit_starts(episode: EpisodeOfCare) -> list[dt.datetime]:
@@ -555,7 +572,7 @@ def episode_compliance(
 ) -> EpisodeCompliance:
     """The episode's clocks as of `today` (the clinic's today): the progress report every 10
     treatment days, the active plan's certification and physician's signature, and the payer's
-    authorization, each with readable flags. Five queries at most (`episode_facts_read`),
+    authorization, each with readable flags. Four queries (`episode_facts_read`),
     whatever the episode's size; none when the caller passes the episode's facts read already
     (the progress summaries do, for many episodes at once)."""
     clinic = episode.clinic

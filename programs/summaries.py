@@ -148,9 +148,9 @@ class SummaryReads:
 
 def _summary_reads(visits: Sequence[Visit]) -> dict[int, SummaryReads]:
     """{visit pk: its reads} for visits of episodes, in a constant number of queries whatever
-    their number (at most 14: the episodes' facts 5, outcome measures 1, notes' items 3, next
-    visits 1, home programmes 1 and their adherence inputs 3; fewer when none has a note, an
-    authorization or a programme)."""
+    their number (at most 13: the episodes' facts 4, outcome measures 1, notes' items 3, next
+    visits 1, home programmes 1 and their adherence inputs 3; fewer when none has a note or a
+    programme)."""
     episodes = list({v.episode_id: v.episode for v in visits if v.episode is not None}.values())
     facts = episode_facts_read(episodes=episodes)
     measures = outcome_measures_valid(episodes=episodes)

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from clinic.models import Clinic
 from patients.models import EpisodeOfCare, Evaluation, Goal, Visit
 from programs import care, reports
-from programs.selectors import episode_compliance
+from programs.selectors import EpisodeCompliance, episode_compliance
 from tests.factories import GoalFactory, PlanOfCareFactory, SignedEvaluationFactory, therapist_in
 from tests.programs.helpers import MANUAL, THER_EX, item, local_today
 
@@ -233,6 +233,33 @@ def test_compliance_queries_do_not_grow_with_the_episode(
     with django_assert_num_queries(small):
         episode_compliance(episode=episode)
     assert small <= 6
+
+
+def test_compliance_takes_the_same_queries_with_or_without_an_authorization(
+    medicare_episode, therapist, visit_on
+):
+    """The billing lines an authorization's units are counted from come in the completed
+    visits' query (UNION ALL), not in a query of their own that only some episodes make."""
+    for days_ago in (4, 3):
+        care.visit_complete_with_note(
+            visit=visit_on(medicare_episode, days_ago=days_ago),
+            by=therapist,
+            sign=True,
+            modalities=[item(THER_EX, 38)],
+        )
+
+    def read() -> tuple[int, EpisodeCompliance]:
+        episode = EpisodeOfCare.objects.select_related("clinic").get(pk=medicare_episode.pk)
+        with CaptureQueriesContext(connection) as captured:
+            found = episode_compliance(episode=episode)
+        return len(captured), found
+
+    unauthorized, found = read()
+    assert found.authorization is None
+    _authorize(medicare_episode, auth_visits=10, auth_units=20)
+    authorized, found = read()
+    assert (found.authorization.visits_used, found.authorization.units_used) == (2, 6)
+    assert authorized == unauthorized == 4
 
 
 def test_the_compliance_report_counts_the_local_days_and_units_the_episode_page_counts(
