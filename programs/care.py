@@ -77,7 +77,7 @@ from programs.models import (
 )
 from programs.selectors import (
     contraindications_for_items,
-    episode_progress_reports,
+    episode_progress_clock_inputs,
     episode_treatment_dates,
     visit_day,
 )
@@ -854,10 +854,9 @@ def progress_report_due_check(*, episode: EpisodeOfCare, day: dt.date) -> None:
     day since the last progress report by a PT, on an episode whose clock is on."""
     if not episode.progress_report_clock:
         return
+    treatment_dates, reports = episode_progress_clock_inputs(episode=episode)
     clock = compliance.progress_report_status(
-        treatment_dates=[*episode_treatment_dates(episode=episode), day],
-        reports=episode_progress_reports(episode=episode),
-        today=day,
+        treatment_dates=[*treatment_dates, day], reports=reports, today=day
     )
     if clock.status != "due":
         return
@@ -891,7 +890,7 @@ def treatment_note_sign(*, note: TreatmentNote, by: User, version: int | None) -
     records it on the plan (the 90 days of certification count from it)."""
     locked = (
         TreatmentNote.objects.select_for_update(of=("self",))
-        .select_related("clinic", "episode", "visit")
+        .select_related("clinic", "episode__clinic", "visit__clinic")
         .get(pk=note.pk)
     )
     _check_version(locked, version)

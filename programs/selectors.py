@@ -407,10 +407,15 @@ def episode_treatment_dates(*, episode: EpisodeOfCare) -> list[dt.date]:
     return _treatment_dates(episode, _completed_visit_starts(episode), _evaluation_facts(episode))
 
 
-def episode_progress_reports(*, episode: EpisodeOfCare) -> list[compliance.ProgressReport]:
-    """The episode's progress reports and re-evaluations, as the progress-report clock reads
-    them: only one signed by a PT ends a period (an assistant's does not)."""
-    return _progress_reports(_evaluation_facts(episode))
+def episode_progress_clock_inputs(
+    *, episode: EpisodeOfCare
+) -> tuple[list[dt.date], list[compliance.ProgressReport]]:
+    """What the progress-report clock reads, in two queries: the episode's treatment days (as
+    `episode_treatment_dates`) and its progress reports and re-evaluations (only one signed by
+    a PT ends a period; an assistant's does not)."""
+    evaluations = _evaluation_facts(episode)
+    days = _treatment_dates(episode, _completed_visit_starts(episode), evaluations)
+    return days, _progress_reports(evaluations)
 
 
 Level = Literal["warning", "critical"]

@@ -7,7 +7,8 @@ import datetime as dt
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from clinic.capabilities import Role
 from clinic.errors import ApplicationError, ConflictError, VersionRequired
@@ -438,6 +439,20 @@ def test_progress_report_due_blocks_signing_the_10th_treatment_days_note(
     assert "treatment day 10" in caught.value.message
     note.refresh_from_db()
     assert note.status == "draft"
+
+
+def test_signing_reads_the_progress_clock_once_and_no_clinic_again(
+    medicare_episode, therapist, visit_on, nine_treatment_days
+):
+    """The 10th-day gate reads the evaluations once (the treatment days and the reports come
+    from the same rows) and the clinic's time zone from the note's row, not a query of its own."""
+    note = save(visit_on(medicare_episode, days_ago=12), therapist, modalities=[item(THER_EX, 20)])
+    with CaptureQueriesContext(connection) as captured:
+        with pytest.raises(ConflictError):
+            care.treatment_note_sign(note=note, by=therapist, version=1)
+    tables = [q["sql"].split(" FROM ", 1)[-1].split(" ", 1)[0] for q in captured]
+    assert tables.count('"patients_evaluation"') == 1, tables
+    assert tables.count('"clinic_clinic"') == 0, tables
 
 
 def test_progress_report_gate_lets_the_9th_treatment_day_through(
