@@ -447,9 +447,8 @@ def test_signing_reads_the_progress_clock_once_and_no_clinic_again(
     """The 10th-day gate reads the evaluations once (the treatment days and the reports come
     from the same rows) and the clinic's time zone from the note's row, not a query of its own."""
     note = save(visit_on(medicare_episode, days_ago=12), therapist, modalities=[item(THER_EX, 20)])
-    with CaptureQueriesContext(connection) as captured:
-        with pytest.raises(ConflictError):
-            care.treatment_note_sign(note=note, by=therapist, version=1)
+    with CaptureQueriesContext(connection) as captured, pytest.raises(ConflictError):
+        care.treatment_note_sign(note=note, by=therapist, version=1)
     tables = [q["sql"].split(" FROM ", 1)[-1].split(" ", 1)[0] for q in captured]
     assert tables.count('"patients_evaluation"') == 1, tables
     assert tables.count('"clinic_clinic"') == 0, tables
