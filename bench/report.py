@@ -137,6 +137,8 @@ def compare_sizes(results: Sequence[Result], size: str, folder: Path) -> Compari
                 else " (no verdict: a different practice)"
             )
         )
+        if judged:
+            comparison.lines.extend(_baseline_lines(results, theirs, size, large, small))
         for r in results:
             if r.name not in theirs or r.baseline == r.name or r.skipped is not None:
                 continue
@@ -172,3 +174,24 @@ def compare_sizes(results: Sequence[Result], size: str, folder: Path) -> Compari
                     comparison.failures.append(f"{r.name}: " + "; ".join(problems))
             comparison.lines.append(line)
     return comparison
+
+
+def _baseline_lines(
+    results: Sequence[Result], theirs: dict[str, Any], size: str, large: str, small: str
+) -> list[str]:
+    """The raw baselines at both sizes, without a verdict: one indexed statement each, nearly
+    the same work at 10k and 1M visits, so their ratio shows how far the machine's own speed
+    moved between the two runs (a virtual machine's can move by tens of percent), next to the
+    growth verdicts, which are judged on the operations' times as measured."""
+    lines = []
+    for r in results:
+        if r.baseline != r.name or r.name not in theirs or r.skipped is not None:
+            continue
+        mine, other_ms = r.median_ms, float(theirs[r.name]["median_ms"])
+        large_ms, small_ms = (mine, other_ms) if size == large else (other_ms, mine)
+        factor = large_ms / small_ms if small_ms > 0 else float("inf")
+        lines.append(
+            f"  {r.name:<32} {large_ms:.2f} ms at {large} vs {small_ms:.2f} at {small}: "
+            f"{factor:.2f}x (the machine between the two runs; no verdict)"
+        )
+    return lines

@@ -11,7 +11,9 @@ from bench.report import compare_sizes
 READ = Target(constant_queries=True, max_growth=1.3)
 
 
-def result(name: str, median_ms: float, queries: int = 2, **fields) -> Result:
+def result(
+    name: str, median_ms: float, queries: int = 2, baseline: str | None = None, **fields
+) -> Result:
     return Result(
         name=name,
         n=30,
@@ -24,7 +26,7 @@ def result(name: str, median_ms: float, queries: int = 2, **fields) -> Result:
         errors=0,
         error_examples=[],
         expect="ok",
-        baseline=None,
+        baseline=baseline,
         target=READ,
         **fields,
     )
@@ -62,3 +64,21 @@ def test_growth_is_judged_on_the_median_and_the_queries_and_shows_the_answers_le
         "calendar: day_calendar: queries 7 vs 6",
         "report: compliance: full 1.50x quick > 1.3x",
     ]
+
+
+def test_the_baselines_at_both_sizes_are_shown_without_a_verdict(tmp_path):
+    raw = "raw SELECT day (psycopg)"
+    saved = [result(raw, 0.40, 1, baseline=raw), result("calendar: day_calendar", 10.0)]
+    (tmp_path / "results-quick.json").write_text(
+        json.dumps({"size": "quick", "results": [r.as_dict() for r in saved]}, default=str)
+    )
+    now = [result(raw, 0.50, 1, baseline=raw), result("calendar: day_calendar", 14.0)]
+
+    comparison = compare_sizes(now, "full", tmp_path)
+
+    baseline = [line for line in comparison.lines if raw in line]
+    assert baseline == [
+        f"  {raw:<32} 0.50 ms at full vs 0.40 at quick: 1.25x "
+        "(the machine between the two runs; no verdict)"
+    ]
+    assert comparison.failures == ["calendar: day_calendar: full 1.40x quick > 1.3x"]
