@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib import admin
@@ -62,6 +63,7 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
+HOME_TIMEZONE = "America/Chicago"  # the home clinic: dates in bodies are its today
 WRITES = ("post", "put", "patch", "delete")
 ALLOWED_WRITE_STATUSES = {200, 201, 202, 204, 400, 409, 412, 428}
 
@@ -344,7 +346,7 @@ EPISODE_VISIT = "episode visit"
 
 
 def _build_world() -> World:
-    clinic = ClinicFactory(name="Matrix Home", timezone="America/Chicago")
+    clinic = ClinicFactory(name="Matrix Home", timezone=HOME_TIMEZONE)
     other = ClinicFactory(name="Matrix Elsewhere", timezone="Europe/Vienna")
     rows, other_rows = _rows_of(clinic), _rows_of(other)
     for n, patient in enumerate(Patient.objects.filter(clinic=other)):
@@ -693,6 +695,12 @@ def test_no_leak_of_another_clinics_rows_through_lists_filters_search_and_orderi
 # --- Foreign ids in request bodies ----------------------------------------------------------------
 
 
+def _home_today() -> str:
+    """Today in the home clinic's zone: a date the product checks against the clinic's today
+    (`dt.date.today()`, the machine's UTC date, is tomorrow in Chicago after 18:00 there)."""
+    return str(dt.datetime.now(ZoneInfo(HOME_TIMEZONE)).date())
+
+
 def _future(days: int = 9) -> str:
     return str(dt.date.today() + dt.timedelta(days=days))
 
@@ -760,7 +768,7 @@ FOREIGN_ID_CASES: dict[tuple[str, str], Any] = {
     ("patient-episode-list", "post"): lambda ids: {
         "therapist": ids["therapist"],
         "primary_diagnosis": ids["primary_diagnosis"],
-        "started_on": str(dt.date.today()),
+        "started_on": _home_today(),
     },
     ("episode-detail", "patch"): lambda ids: {
         "therapist": ids["therapist"],
@@ -768,7 +776,7 @@ FOREIGN_ID_CASES: dict[tuple[str, str], Any] = {
     },
     ("episode-evaluation-list", "post"): lambda ids: {
         "kind": "re_evaluation",
-        "performed_on": str(dt.date.today()),
+        "performed_on": _home_today(),
         "visit": ids["visit"],
     },
     ("evaluation-detail", "patch"): lambda ids: {"visit": ids["visit"], "version": 1},
@@ -793,7 +801,7 @@ FOREIGN_ID_CASES: dict[tuple[str, str], Any] = {
     ("patient-transfer", "post"): lambda ids: {"to_clinic": ids["to_clinic"]},
     ("home-program-sessions", "post"): lambda ids: {
         "version": 1,
-        "performed_on": str(dt.date.today()),
+        "performed_on": _home_today(),
         "items": [ids["items"]],
         "pain": 2,
     },
