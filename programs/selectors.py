@@ -332,21 +332,15 @@ def _treatments_read(
     the episodes, and (None, episode, clinic, the visit's start, units) per billing line of the
     signed notes of those of them with an authorization. Without any, the second half is left
     out of the SQL: the same one query."""
-    no_units = Value(None, output_field=IntegerField())
+    null = Value(None, output_field=IntegerField())
     visits = Visit.objects.filter(
         clinic_id__in=clinics, episode_id__in=ids, status=Visit.Status.COMPLETED
-    ).values_list("pk", "episode_id", "clinic_id", "starts_at", no_units)
+    ).values_list("pk", "episode_id", "clinic_id", "starts_at", null)
     units = BillingLine.objects.filter(
         note__clinic_id__in=clinics,
         note__episode_id__in=authorized,
         note__status=TreatmentNote.Status.SIGNED,
-    ).values_list(
-        Value(None, output_field=IntegerField()),
-        "note__episode_id",
-        "note__clinic_id",
-        "note__visit__starts_at",
-        "units",
-    )
+    ).values_list(null, "note__episode_id", "note__clinic_id", "note__visit__starts_at", "units")
     return visits.order_by().union(units.order_by(), all=True)
 
 
