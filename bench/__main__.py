@@ -1,4 +1,5 @@
 """`python -m bench [--size quick|full]`: seed (or reuse) the bench database, measure, print.
+`python -m bench growth`: the growth from quick to full, both measured in turns (bench.growth).
 `python -m bench summaries [--worker]`: the progress-summary throughput (bench.summaries).
 
 Run from the project root. See bench/README.md.
@@ -54,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.summaries import main as summaries_main
 
         return summaries_main(argv[1:])
+    if argv[:1] == ["growth"]:
+        from bench.growth import main as growth_main
+
+        return growth_main(argv[1:])
     args = parse(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
     # The completions measured here enqueue their summary and follow-up after commit; those
@@ -180,9 +185,10 @@ def run(args: argparse.Namespace, marker: dict[str, Any] | None) -> int:
         say("\n".join(comparison.lines))
     else:
         say(
-            "Growth from 10k to 1M visits: not checked, no saved result of the other size in "
+            "Queries at 10k and 1M visits: not compared, no saved result of the other size in "
             f"{folder} (run `make bench BENCH_SIZE={'full' if args.size == 'quick' else 'quick'}`)."
         )
+    say("The time's growth from 10k to 1M visits is judged by `make bench-growth`.")
     say(f"\nResults saved to {path}.")
     failed = [r.name for r in results if not r.passed] + comparison.failures
     if failed:

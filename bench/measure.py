@@ -116,6 +116,8 @@ class Result:
     attempt_max_ms: float | None = None  # concurrent calls: the slowest single attempt
     answer_rows: float | None = None  # a report: the rows of its answer (median over the calls)
     skipped: str | None = None  # not measured, and why
+    # Every measured call's time, in order (bench.growth pools them across rounds); not saved.
+    times: list[float] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -129,6 +131,7 @@ class Result:
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        del data["times"]
         data["target"] = asdict(self.target)
         data["passed"] = self.passed
         return data
@@ -401,6 +404,7 @@ def measure(bench: Bench, operation: Operation, *, iterations: int, warmup: int)
         per_call=statistics.fmean(sizes),
         attempt_max_ms=max(side["attempt_ms"]) if side.get("attempt_ms") else None,
         answer_rows=statistics.median(side["answer_rows"]) if side.get("answer_rows") else None,
+        times=times,
     )
 
 

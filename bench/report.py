@@ -116,9 +116,11 @@ def _queries_text(data: dict[str, Any]) -> str:
 def compare_sizes(results: Sequence[Result], size: str, folder: Path) -> Comparison:
     """Queries and median times of this run against the last saved run of the other size.
     For every operation whose target has `max_growth` (the calendar, the chart, every list):
-    PASS when the query count is the same at both sizes and the median at the larger size is
-    at most `max_growth` times the median at the smaller one, FAIL otherwise (with figures).
-    Other sizes (tiny) are listed without a verdict: their practice is smaller, not older."""
+    PASS when the query count is the same at both sizes, FAIL otherwise. The time's growth is
+    printed beside it without a verdict: two runs minutes apart also differ by what the
+    machine did in between, so the time is judged by `python -m bench growth`, which measures
+    both sizes in one run, taking turns (bench/growth.py). Other sizes (tiny) are listed
+    without a verdict: their practice is smaller, not older."""
     comparison = Comparison([], [])
     for other_file in sorted(folder.glob("results-*.json")):
         other = json.loads(other_file.read_text())
@@ -132,7 +134,8 @@ def compare_sizes(results: Sequence[Result], size: str, folder: Path) -> Compari
             f"{size} now vs {other_size} ({other.get('measured_at', '?')}): queries per call and "
             "median ms"
             + (
-                f" (issue 11: the same queries; {large} at most the growth x {small})"
+                " (issue 11: the same queries; the time's growth across two runs, judged "
+                "by `make bench-growth`)"
                 if judged
                 else " (no verdict: a different practice)"
             )
@@ -156,10 +159,8 @@ def compare_sizes(results: Sequence[Result], size: str, folder: Path) -> Compari
                 large_ms, small_ms = (mine, other_ms) if size == large else (other_ms, mine)
                 factor = large_ms / small_ms if small_ms > 0 else float("inf")
                 problems = [] if same else [f"queries {r.queries} vs {theirs_text}"]
-                if factor > growth:
-                    problems.append(f"{large} {factor:.2f}x {small} > {growth:g}x")
                 line += f"  {factor:5.2f}x  " + (
-                    "PASS" if not problems else "FAIL: " + "; ".join(problems)
+                    "queries PASS" if not problems else "FAIL: " + "; ".join(problems)
                 )
                 if r.answer_rows is not None and their.get("answer_rows"):
                     mine_rows, their_rows = r.answer_rows, float(their["answer_rows"])
