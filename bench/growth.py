@@ -94,7 +94,7 @@ def _serve(size: str, url: str, pipe: Connection) -> None:
 
 @dataclass
 class Side:
-    """One size's process, its pipe and what it measured."""
+    """One size's measuring process and the parent's end of its pipe."""
 
     size: str
     pipe: Connection
@@ -275,13 +275,13 @@ def main(argv: list[str]) -> int:
         django.setup()
         from django.conf import settings
 
+        from bench.measure import chosen_operations
         from bench.operations import OPERATIONS
 
         chosen = [
             op
-            for op in OPERATIONS
-            if (op.raw or op.target.max_growth is not None)
-            and (not args.only or op.raw or any(w.lower() in op.name.lower() for w in args.only))
+            for op in chosen_operations(OPERATIONS, args.only)
+            if op.raw or op.target.max_growth is not None
         ]
         print(
             f"Measuring {args.iterations} calls per size and operation (the reports and the "
@@ -290,7 +290,7 @@ def main(argv: list[str]) -> int:
         )
         results = measure_pairs(
             sides,
-            sorted(chosen, key=lambda op: not op.raw),
+            chosen,
             iterations=args.iterations,
             rounds=args.rounds,
             warmup=args.warmup,
@@ -302,6 +302,9 @@ def main(argv: list[str]) -> int:
                 with contextlib.suppress(BrokenPipeError, OSError):
                     side.pipe.send(None)
             side.process.join(timeout=30)
+            if side.process.is_alive():  # still seeding, or stuck: its seed is one transaction
+                side.process.terminate()
+                side.process.join()
     print()
     print(table(results))
     path = args.json or Path(settings.VAR_DIR) / "bench" / "growth.json"

@@ -442,6 +442,17 @@ def judge(results: list[Result]) -> None:
         result.failures = failures
 
 
+def chosen_operations(operations: Sequence[Operation], only: Sequence[str]) -> list[Operation]:
+    """The operations whose name contains one of the words `only` (all without any), the raw
+    baselines always (the ratios divide by them), baselines first."""
+    chosen = [
+        op
+        for op in operations
+        if not only or op.raw or any(word.lower() in op.name.lower() for word in only)
+    ]
+    return sorted(chosen, key=lambda op: not op.raw)
+
+
 def run_all(
     operations: Sequence[Operation],
     *,
@@ -454,17 +465,13 @@ def run_all(
     """Measure each operation (baselines first, so ratios have something to divide by)."""
     bench = Bench(bookers=bookers)
     bench.delete_bench_visits()  # whatever an interrupted earlier run left
-    chosen = [
-        op
-        for op in operations
-        if not only or op.raw or any(word.lower() in op.name.lower() for word in only)
-    ]
+    chosen = chosen_operations(operations, only)
     results = []
     # The product's INFO lines (one per summary written...) would bury the table; its
     # warnings and errors still show.
     logging.disable(logging.INFO)
     try:
-        for operation in sorted(chosen, key=lambda op: not op.raw):
+        for operation in chosen:
             if progress:
                 progress(operation.name)
             results.append(measure(bench, operation, iterations=iterations, warmup=warmup))
@@ -481,6 +488,7 @@ __all__ = [
     "Operation",
     "Result",
     "Target",
+    "chosen_operations",
     "judge",
     "measure",
     "run_all",

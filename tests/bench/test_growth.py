@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 from bench import growth
-from bench.measure import Operation, Result, Target
+from bench.measure import Operation, Result, Target, chosen_operations
 from bench.operations import OPERATIONS, RAW_SELECT
 from bench.seed import SIZES, seed
 
@@ -173,3 +173,10 @@ def test_two_real_processes_measure_one_seed_in_turns():
     assert calendar.queries["quick"] == calendar.queries["full"] == {6}
     assert calendar.errors == {"quick": 0, "full": 0}
     assert len(calendar.rounds) == 2
+
+
+def test_the_words_choose_the_operations_and_the_baselines_come_first():
+    chosen = [op.name for op in chosen_operations(OPERATIONS, ["compliance"])]
+
+    assert chosen == ["raw INSERT (psycopg)", RAW_SELECT, "report: compliance"]
+    assert len(chosen_operations(OPERATIONS, [])) == len(OPERATIONS)
