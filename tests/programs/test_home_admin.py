@@ -25,7 +25,9 @@ def signed_in(user) -> Client:
 def test_admin_home_programme_page_shows_versions_links_and_sessions(
     clinic, clinic_admin, django_assert_max_num_queries
 ):
-    program = HomeProgramFactory(clinic=clinic)
+    # A name no generated staff name or page text can contain (a generated "Taylor" was a
+    # staff member's first name on the page).
+    program = HomeProgramFactory(clinic=clinic, episode__patient__last_name="Quillfeatherby")
     link = HomeProgramLinkFactory(program=program)
     client = signed_in(clinic_admin)
     page = client.get(reverse("admin:programs_homeprogram_change", args=[program.pk]))
