@@ -195,12 +195,13 @@ def _planned_episode(clinic: Clinic, therapist: User, patient: Patient | None = 
     return episode
 
 
-def _visit_today(episode: EpisodeOfCare, hour: int = 0) -> Visit:
-    """A checked-in visit of the episode early today (clinic time), ready to complete."""
-    from patients.scheduling import localize
+def _checked_in_visit(episode: EpisodeOfCare, hour: int = 0) -> Visit:
+    """A checked-in visit of the episode that started `hour` + 1 hours ago, ready to complete.
 
-    tz = episode.clinic.tz
-    starts = localize(dt.datetime.combine(local_today(episode.clinic), dt.time(hour, 5)), tz)
+    Counted back from now, not from the clinic's midnight: just after midnight in the clinic an
+    "early today" visit would still be in the future, and a note cannot be signed before then.
+    """
+    starts = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(hours=hour + 1)
     return VisitFactory(
         clinic=episode.clinic,
         patient=episode.patient,
@@ -240,7 +241,7 @@ def test_a_visit_completed_through_the_api_gets_its_summary_and_a_booked_followu
 ):
     clinic, therapist = _practice()
     episode = _planned_episode(clinic, therapist)
-    visit = _visit_today(episode)
+    visit = _checked_in_visit(episode)
     start_worker()
     with producer(BROKER, queue):
         response = client_for(therapist).post(
@@ -299,7 +300,7 @@ def test_with_redis_stopped_bookings_and_completions_succeed_and_the_sweeper_cat
     try:
         clinic, therapist = _practice()
         episodes = [_planned_episode(clinic, therapist) for _ in range(3)]
-        visits = [_visit_today(episode, hour=n) for n, episode in enumerate(episodes)]
+        visits = [_checked_in_visit(episode, hour=n) for n, episode in enumerate(episodes)]
         redis.stop()  # the broker goes away
         client = client_for(therapist)
         with producer(redis.url, queue), caplog.at_level(logging.WARNING, logger="clinic.jobs"):
