@@ -88,8 +88,10 @@ def test_receptionist_books_moves_and_checks_in_a_visit(page, live_server):
 
 def test_double_booking_shows_what_is_in_the_way(page, live_server):
     practice = make_practice()
-    sign_in(page, practice.receptionist.username, DEFAULT_PASSWORD)
     today = practice.today()
+    # Written before the browser opens a page: on SQLite the live server and the test share one
+    # in-memory database, and a write while a page is still loading its calendar finds the table
+    # locked.
     Visit.objects.create(
         clinic=practice.clinic,
         patient=practice.patient,
@@ -97,7 +99,7 @@ def test_double_booking_shows_what_is_in_the_way(page, live_server):
         starts_at=practice.local(today, "14:00"),
         ends_at=practice.local(today, "14:45"),
     )
-    page.reload()
+    sign_in(page, practice.receptionist.username, DEFAULT_PASSWORD)
     # Book a new patient (quick form) into a free slot, then change the time onto the visit.
     _slot(page, practice, practice.therapist, "15:00").click()
     panel = page.locator("#panel")
