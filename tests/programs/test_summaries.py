@@ -119,11 +119,14 @@ def test_summary_of_a_visit_not_completed_is_not_written(episode, visit_on):
 
 
 def _summary_queries(episode, therapist, visit_on, earlier: int, hour: int) -> int:
-    for days_ago in range(earlier, 0, -1):
+    """Queries of the summary of a visit yesterday after `earlier` visits on the days before.
+    Yesterday, not today: just after the clinic's midnight today's visit would not have started,
+    and could not be completed."""
+    for days_ago in range(earlier + 1, 1, -1):
         complete(visit_on(episode, days_ago=days_ago, at=dt.time(hour, 0)), therapist)
         pain(episode, therapist, 5, days_ago)
     _, visit = complete(
-        visit_on(episode, days_ago=0, at=dt.time(0, 0 if hour == 10 else 45)), therapist
+        visit_on(episode, days_ago=1, at=dt.time(0, 0 if hour == 10 else 45)), therapist
     )
     with CaptureQueriesContext(connection) as queries:
         assert summaries.progress_summary_write(visit.pk) is not None
