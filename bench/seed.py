@@ -60,6 +60,7 @@ from clinic.models import (
 )
 from patients.models import BillingRule, EpisodeOfCare, MrnSequence, Patient, Visit, VisitSeries
 from patients.rules import phone_digits, search_name
+from programs import treatment_log
 
 RAW_TABLE = "bench_raw_visit"
 UTC = dt.UTC
@@ -283,8 +284,11 @@ def bulk_load(*models: type[Model]) -> Iterator[None]:
     """Load big tables the way PostgreSQL likes: without their secondary indexes, unique and
     exclusion constraints and foreign keys while the rows stream in, then rebuild each from its
     own definition (read from the catalogue, so nothing a migration declared is lost). Rebuilding
-    validates: a row that breaks a constraint (an overlap, a dangling id) fails the seed."""
+    validates: a row that breaks a constraint (an overlap, a dangling id) fails the seed.
+    The treatment log's triggers are off meanwhile (a recount per row); the seed rebuilds the
+    log once at the end (`treatment_log.rebuild`)."""
     saved: list[tuple[str, list[tuple[str, str]], list[tuple[str, str, str]]]] = []
+    counting: list[tuple[str, str]] = []
     with connection.cursor() as cursor:
         # Foreign keys are deferred to the commit; a table with checks pending cannot be altered.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
@@ -310,8 +314,17 @@ def bulk_load(*models: type[Model]) -> Iterator[None]:
             for name, _ in indexes:
                 cursor.execute(f"DROP INDEX {_quote(name)}")
             saved.append((table, indexes, constraints))
+            cursor.execute(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass AND tgname = ANY(%s)",
+                [table, list(treatment_log.TRIGGER_NAMES)],
+            )
+            for (name,) in cursor.fetchall():
+                cursor.execute(f"ALTER TABLE {_quote(table)} DISABLE TRIGGER {_quote(name)}")
+                counting.append((table, name))
     yield
     with connection.cursor() as cursor:
+        for table, name in counting:
+            cursor.execute(f"ALTER TABLE {_quote(table)} ENABLE TRIGGER {_quote(name)}")
         cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
         for table, indexes, constraints in saved:
             for _, definition in indexes:
@@ -406,6 +419,8 @@ class Seeder:
             self._calendar(clinics)
         with self._step("clinical history"), bulk_load(*CLINICAL_MODELS):
             self.rows.update(seed_clinical(self.now))
+        with self._step("treatment log"):
+            treatment_log.rebuild()
         with self._step(RAW_TABLE):
             self._raw_table()
         with self._step("analyze"), connection.cursor() as cursor:

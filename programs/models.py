@@ -852,3 +852,27 @@ class HomeProgramEmail(models.Model):
 
     def __str__(self) -> str:
         return f"Handout e-mail of version {self.version_id} ({self.status})"
+
+
+class EpisodeTreatmentLog(models.Model):
+    """The treatment days of one episode, as the compliance clocks count them: per clinic-local
+    day, its completed visits and the units billed on its signed treatment notes.
+
+    Kept by PostgreSQL triggers (programs/treatment_log.py), so that the compliance report reads
+    one row per active episode instead of every visit and billing line the episode ever had.
+    The triggers recompute an episode's row from its visits whenever one of its rows changes;
+    no application code writes it. On SQLite the table stays empty and the report counts from
+    the visits (the same definition, `programs.reports._treatment_tallies`)."""
+
+    episode = models.OneToOneField(
+        "patients.EpisodeOfCare",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="treatment_log",
+    )
+    # [["YYYY-MM-DD", completed visits, signed units], ...] in day order; days with neither
+    # are left out, and an episode with no day has no row.
+    days = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return f"Treatment log of episode {self.episode_id}"

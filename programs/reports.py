@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import NotSupportedError
+from django.db import NotSupportedError, connection
 from django.db.models import (
     Count,
     DateField,
@@ -60,8 +60,8 @@ from clinic.models import Clinic, Closure, OpeningHours, Room, TimeOff, WorkingH
 from patients import outcomes
 from patients.models import EpisodeOfCare, Evaluation, OutcomeMeasure, Patient, Visit
 from patients.scheduling import Interval, daterange, intersect, subtract, wall_blocks
-from programs import compliance
-from programs.models import BillingLine, PlanOfCare, TreatmentNote
+from programs import compliance, treatment_log
+from programs.models import BillingLine, EpisodeTreatmentLog, PlanOfCare, TreatmentNote
 from programs.selectors import (
     CERTIFICATION_ENDING_WARN_DAYS,
     _certification,
@@ -947,23 +947,58 @@ def _treatment_tallies(
     """Per active episode of the clinics: (clinic-local day, completed visits, signed units),
     as the episode's compliance page counts them (the day in the episode's clinic's time
     zone). A day can come twice, once with its visits and once with its units; the clocks
-    only add them up. One query, counted by the database: one row per treatment day, not one
-    per visit with a timestamp to convert here.
+    only add them up.
 
     Only the episodes whose clocks count visits: the progress-report clock on, or a payer's
     authorization (an episode with neither shows no flag that visits could raise); the units
-    only where the authorization approves a number of them (nothing else reads them), so the
-    treatment notes and their billing lines are not read for the others. The visits by a join
-    to the active episodes (index `patients_episode_active`, then each one's visits by the
-    episode index): as an `IN` subquery beside the join to the episode's clinic, PostgreSQL
-    reads every episode the practice ever had."""
-    episode = Q(episode__status=EpisodeOfCare.Status.ACTIVE, episode__clinic__in=clinic_ids) & (
+    only where the authorization approves a number of them (nothing else reads them).
+
+    On PostgreSQL one row per episode from the log its triggers keep
+    (programs/treatment_log.py); elsewhere counted from the visits, the same definition."""
+    episode = _counting_episodes(clinic_ids)
+    if connection.vendor == "postgresql":
+        return _logged_tallies(episode, reported)
+    return _counted_tallies(clinic_ids, episode, reported)
+
+
+def _counting_episodes(clinic_ids: list[int]) -> Q:
+    """The active episodes of the clinics whose clocks count visits, seen from a model with
+    an `episode` relation (Visit, EpisodeTreatmentLog)."""
+    return Q(episode__status=EpisodeOfCare.Status.ACTIVE, episode__clinic__in=clinic_ids) & (
         Q(episode__progress_report_clock=True)
         | Q(episode__auth_visits__isnull=False)
         | Q(episode__auth_units__isnull=False)
         | Q(episode__auth_starts_on__isnull=False)
         | Q(episode__auth_ends_on__isnull=False)
     )
+
+
+def _logged_tallies(episode: Q, reported: set[int]) -> dict[int, list[tuple[dt.date, int, int]]]:
+    """One query: the active episodes' log rows, by a join to them (index
+    `patients_episode_active`). The units kept only where the authorization counts them."""
+    days: dict[int, list[tuple[dt.date, int, int]]] = {}
+    for episode_id, logged, auth_units in EpisodeTreatmentLog.objects.filter(episode).values_list(
+        "episode_id", "days", "episode__auth_units"
+    ):
+        if episode_id not in reported:  # an episode started since the episodes were read
+            continue
+        units_count = auth_units is not None
+        days[episode_id] = [
+            (day, visits, units if units_count else 0)
+            for day, visits, units in treatment_log.logged_days(logged)
+            if visits or units_count
+        ]
+    return days
+
+
+def _counted_tallies(
+    clinic_ids: list[int], episode: Q, reported: set[int]
+) -> dict[int, list[tuple[dt.date, int, int]]]:
+    """One query, counted by the database from the visits and the signed notes' billing lines:
+    one row per treatment day, not one per visit with a timestamp to convert here. The visits
+    by a join to the active episodes (index `patients_episode_active`, then each one's visits
+    by the episode index): as an `IN` subquery beside the join to the episode's clinic,
+    PostgreSQL reads every episode the practice ever had."""
     none = Value(0, output_field=IntegerField())
     visits = (
         Visit.objects.filter(episode, status=S.COMPLETED)

@@ -23,7 +23,8 @@ from bench.records import SUMMARY_TARGET
 from bench.report import table
 from bench.seed import SIZES, seed
 from patients.models import EpisodeOfCare, Visit
-from programs.models import BillingLine, ProgressSummary, TreatmentNote
+from programs import treatment_log
+from programs.models import BillingLine, EpisodeTreatmentLog, ProgressSummary, TreatmentNote
 
 pytestmark = [
     # Many connections at once: one such test at a time across pytest-xdist processes.
@@ -87,6 +88,21 @@ def test_bench_measures_every_operation_without_errors():
     assert Visit.objects.count() == SIZES["tiny"].visits
     assert TreatmentNote.objects.count() == notes
     assert ProgressSummary.objects.count() == 0
+
+
+def test_the_seed_leaves_the_treatment_log_whole_and_its_triggers_on():
+    seed(SIZES["tiny"])
+    kept = dict(EpisodeTreatmentLog.objects.values_list("episode_id", "days"))
+    assert len(kept) > 0
+    treatment_log.rebuild()  # from the visits, as the triggers would have kept it
+    assert dict(EpisodeTreatmentLog.objects.values_list("episode_id", "days")) == kept
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tgname, tgenabled FROM pg_trigger WHERE tgname = ANY(%s)",
+            [list(treatment_log.TRIGGER_NAMES)],
+        )
+        states = dict(cursor.fetchall())
+    assert states == dict.fromkeys(treatment_log.TRIGGER_NAMES, "O")  # O: on
 
 
 def test_bench_booking_through_the_service_within_the_query_budget():
