@@ -801,8 +801,8 @@ def compliance_report(
 ) -> Report:
     """Today's compliance clocks of every active episode: progress reports due or overdue,
     plans of care ending, expired or unsigned, authorizations nearly used. Four queries:
-    episodes, their completed visits and signed units per day (`_treatment_tallies`),
-    evaluations, active plans.
+    episodes, their completed visits and signed units per day (`_treatment_tallies`: on
+    PostgreSQL the treatment log, one row per episode), evaluations, active plans.
     `today` overrides every clinic's own today (for tests)."""
     ids = [c.pk for c in clinics]
     by_id = {c.pk: c for c in clinics}
