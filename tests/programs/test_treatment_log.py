@@ -220,7 +220,7 @@ def test_the_compliance_report_reads_the_log_not_the_visits(clinic, day, django_
     assert report.table("clinics") is not None
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_visits_of_one_episode_completed_at_once_both_count(clinic, day):
     """The second completion's refresh waits for the first's lock, then counts both; without
     the lock it would count from before the first committed and leave 1."""
