@@ -21,9 +21,10 @@ the admin, an import or plain SQL, recomputes the episode's row in the same tran
 A refresh first takes the episode's row lock (`FOR NO KEY UPDATE`, which bookings' foreign-key
 checks do not wait for), then counts in a statement of its own, which sees every change
 committed before the lock was granted: two visits of one episode completed at once both count.
-The count is the view `programs_treatment_day`, the same definition as the report's count from
-the visits on SQLite (`programs.reports._counted_tallies`); tests/programs/test_treatment_log.py
-checks the two agree after each kind of write.
+The count is the view `programs_treatment_day` (and per episode, as the log's rows,
+`programs_treatment_log_counted`), the same definition as the report's count from the visits on
+SQLite (`programs.reports._counted_tallies`); tests/programs/test_treatment_log.py checks the two
+agree after each kind of write.
 
 Migration programs/0011 installs all of it and fills the table. A change to the SQL below ships
 with a migration that calls `install` and `rebuild` again. Bulk loads that switch triggers off
@@ -59,7 +60,12 @@ FROM (
     JOIN clinic_clinic c ON c.id = e.clinic_id
     WHERE n.status = {SIGNED}
 ) counted
-GROUP BY episode_id, day
+GROUP BY episode_id, day;
+
+CREATE OR REPLACE VIEW programs_treatment_log_counted AS
+SELECT episode_id, jsonb_agg(jsonb_build_array(day, visits, units) ORDER BY day) AS days
+FROM programs_treatment_day
+GROUP BY episode_id
 """
 
 FUNCTIONS = f"""
@@ -75,10 +81,7 @@ BEGIN
     END IF;
     DELETE FROM programs_episodetreatmentlog WHERE episode_id = p_episode;
     INSERT INTO programs_episodetreatmentlog (episode_id, days)
-    SELECT d.episode_id, jsonb_agg(jsonb_build_array(d.day, d.visits, d.units) ORDER BY d.day)
-    FROM programs_treatment_day d
-    WHERE d.episode_id = p_episode
-    GROUP BY d.episode_id;
+    SELECT episode_id, days FROM programs_treatment_log_counted WHERE episode_id = p_episode;
 END
 $$;
 
@@ -88,9 +91,7 @@ BEGIN
     IF p_clinic IS NULL THEN
         DELETE FROM programs_episodetreatmentlog;
         INSERT INTO programs_episodetreatmentlog (episode_id, days)
-        SELECT d.episode_id, jsonb_agg(jsonb_build_array(d.day, d.visits, d.units) ORDER BY d.day)
-        FROM programs_treatment_day d
-        GROUP BY d.episode_id;
+        SELECT episode_id, days FROM programs_treatment_log_counted;
         RETURN;
     END IF;
     PERFORM 1 FROM patients_episodeofcare WHERE clinic_id = p_clinic FOR NO KEY UPDATE;
@@ -98,11 +99,10 @@ BEGIN
     USING patients_episodeofcare e
     WHERE e.id = l.episode_id AND e.clinic_id = p_clinic;
     INSERT INTO programs_episodetreatmentlog (episode_id, days)
-    SELECT d.episode_id, jsonb_agg(jsonb_build_array(d.day, d.visits, d.units) ORDER BY d.day)
-    FROM programs_treatment_day d
-    JOIN patients_episodeofcare e ON e.id = d.episode_id
-    WHERE e.clinic_id = p_clinic
-    GROUP BY d.episode_id;
+    SELECT l.episode_id, l.days
+    FROM programs_treatment_log_counted l
+    JOIN patients_episodeofcare e ON e.id = l.episode_id
+    WHERE e.clinic_id = p_clinic;
 END
 $$;
 
@@ -297,6 +297,7 @@ def uninstall(schema_editor: Any) -> None:
         "programs_treatment_log_visit_counts(bigint, text), "
         "programs_treatment_log_refresh(bigint), programs_treatment_log_rebuild(bigint)"
     )
+    schema_editor.execute("DROP VIEW IF EXISTS programs_treatment_log_counted")
     schema_editor.execute("DROP VIEW IF EXISTS programs_treatment_day")
 
 
