@@ -122,9 +122,11 @@ BEGIN
         PERFORM programs_treatment_log_refresh(OLD.episode_id);
     ELSIF programs_treatment_log_visit_counts(OLD.id, OLD.status)
           OR programs_treatment_log_visit_counts(NEW.id, NEW.status) THEN
-        PERFORM programs_treatment_log_refresh(NEW.episode_id);
+        -- Moved to another episode: both, the lower id first (two moves at once take the
+        -- locks in the same order). LEAST and GREATEST skip a NULL.
+        PERFORM programs_treatment_log_refresh(LEAST(OLD.episode_id, NEW.episode_id));
         IF OLD.episode_id IS DISTINCT FROM NEW.episode_id THEN
-            PERFORM programs_treatment_log_refresh(OLD.episode_id);
+            PERFORM programs_treatment_log_refresh(GREATEST(OLD.episode_id, NEW.episode_id));
         END IF;
     END IF;
     RETURN NULL;
