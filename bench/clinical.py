@@ -71,6 +71,14 @@ WITH done AS (
 )
 """
 NOTE_KINDS = (Visit.Kind.TREATMENT,)  # the other kinds of visit get an evaluation
+# A version 7 UUID for the time d.ends_at, as the product gives a note signed then
+# (clinic/ids.py): a random one with its first 48 bits replaced by the time in milliseconds and
+# its version nibble turned from 4 (0100) into 7 (0111).
+NOTE_UUID = (
+    "encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing "
+    "substring(int8send(floor(extract(epoch FROM d.ends_at) * 1000)::bigint) FROM 3) "
+    "FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid"
+)
 
 
 def _columns(table: Any) -> str:
@@ -259,7 +267,7 @@ def seed_clinical(now: Any) -> dict[str, int]:
             "signed_at",
             "signed_by_id",
         ],
-        COMPLETED + "SELECT d.id, d.ends_at, d.ends_at, gen_random_uuid(), d.clinic_id, d.id, "
+        COMPLETED + f"SELECT d.id, d.ends_at, d.ends_at, {NOTE_UUID}, d.clinic_id, d.id, "
         "d.episode_id, d.therapist_id, 'Pain easing; sleeping better.', "
         "'Tolerated loading well.', '', d.billing_rule, 'signed', 2, d.ends_at, "
         f"d.therapist_id{{defaults}} FROM done d WHERE {treatment}",

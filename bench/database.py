@@ -18,7 +18,7 @@ from psycopg import sql
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/ptpractice_bench"
 POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql", "psql", "postgis"}
 META_TABLE = "bench_meta"
-SEED_VERSION = 6  # bump when bench/seed.py changes what it seeds: databases are then reseeded
+SEED_VERSION = 7  # bump when bench/seed.py changes what it seeds: databases are then reseeded
 
 
 class BenchError(RuntimeError):

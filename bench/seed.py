@@ -34,6 +34,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
@@ -47,6 +48,7 @@ from rest_framework.authtoken.models import Token
 from bench.clinical import CLINICAL_MODELS, seed_clinical
 from bench.database import META_TABLE, SEED_VERSION
 from clinic.capabilities import Role
+from clinic.ids import RANDOM_BITS, uuid7_from
 from clinic.models import (
     Clinic,
     Closure,
@@ -394,6 +396,10 @@ class Seeder:
 
     def uuid(self) -> uuid.UUID:
         return uuid.UUID(int=self.rng.getrandbits(128), version=4)
+
+    def uuid7(self, created: dt.datetime) -> UUID:
+        """A time-ordered id as the product gives a visit created then (clinic/ids.py)."""
+        return uuid7_from(created, self.rng.getrandbits(RANDOM_BITS))
 
     @contextmanager
     def _step(self, name: str) -> Iterator[None]:
@@ -967,7 +973,7 @@ class Seeder:
                                 next_visit,
                                 created,
                                 max(created, changed),
-                                self.uuid(),
+                                self.uuid7(created),
                                 clinic.id,
                                 episode.patient_id,
                                 therapist_id,

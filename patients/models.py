@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from clinic.ids import time_ordered_uuid
 from clinic.models import Clinic, TimeStamped
 from clinic.tenancy import ClinicScopedQuerySet
 from patients.rules import is_acute, phone_digits
@@ -327,7 +328,7 @@ class Visit(TimeStamped):
     LIVE_STATUSES = (Status.BOOKED, Status.CHECKED_IN)
     OCCUPYING_STATUSES = (Status.BOOKED, Status.CHECKED_IN, Status.COMPLETED)
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(default=time_ordered_uuid, unique=True, editable=False)
     # No index of their own for the keys that lead a composite index below (clinic, therapist,
     # room, patient): every insert would maintain it, and the composite serves the same lookups
     # (issue 11: a booking updates every index of this table). The episode keeps its own: most

@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from clinic.ids import time_ordered_uuid
 from clinic.models import TimeStamped
 from clinic.tenancy import ClinicScopedQuerySet
 from patients.vocabulary import BodyRegion, Side
@@ -441,7 +442,7 @@ class TreatmentNote(TimeStamped):
         DRAFT = "draft", "Draft"
         SIGNED = "signed", "Signed"
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(default=time_ordered_uuid, unique=True, editable=False)
     clinic = models.ForeignKey("clinic.Clinic", on_delete=models.PROTECT, related_name="+")
     visit = models.OneToOneField(
         "patients.Visit", on_delete=models.PROTECT, related_name="treatment_note"
@@ -568,7 +569,7 @@ class FollowUp(TimeStamped):
         NEEDS_FRONT_DESK = "needs_front_desk", "Needs the front desk"
         CANCELLED = "cancelled", "Cancelled"
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(default=time_ordered_uuid, unique=True, editable=False)
     clinic = models.ForeignKey("clinic.Clinic", on_delete=models.PROTECT, related_name="+")
     episode = models.ForeignKey(
         "patients.EpisodeOfCare", on_delete=models.PROTECT, related_name="followups"

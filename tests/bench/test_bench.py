@@ -105,6 +105,17 @@ def test_the_seed_leaves_the_treatment_log_whole_and_its_triggers_on():
     assert states == dict.fromkeys(treatment_log.TRIGGER_NAMES, "O")  # O: on
 
 
+def test_the_seed_gives_visits_and_notes_the_time_ordered_ids_of_when_they_were_made():
+    seed(SIZES["tiny"])
+    rows = [
+        *Visit.objects.values_list("public_id", "created_at"),
+        *TreatmentNote.objects.values_list("public_id", "created_at"),
+    ]
+    assert len(rows) > 100
+    made = [(public_id.version, public_id.int >> 80) for public_id, _ in rows]
+    assert made == [(7, int(created.timestamp() * 1000)) for _, created in rows]
+
+
 def test_bench_booking_through_the_service_within_the_query_budget():
     results = _measure(only=(BOOKING,))
 

@@ -121,6 +121,21 @@ def existing(book, room):
     return book(start=(10, 0), minutes=60, room=room)
 
 
+def test_booked_visits_get_time_ordered_public_ids_in_the_order_they_were_booked(book, clinic):
+    """Version 7 (clinic/ids.py), on PostgreSQL's one-call path and the ORM's alike: a new
+    visit's id goes to the end of the unique index, not to a random page of it."""
+    before = int(timezone.now().timestamp() * 1000)
+    first = book(start=(9, 0))
+    second = book(start=(8, 0))  # earlier in the day, booked later
+    after = int(timezone.now().timestamp() * 1000)
+
+    assert (first.public_id.version, second.public_id.version) == (7, 7)
+    assert before <= first.public_id.int >> 80 <= second.public_id.int >> 80 <= after
+    ordered = Visit.objects.filter(clinic=clinic).order_by("public_id")
+    assert list(ordered.values_list("pk", flat=True)) == [first.pk, second.pk]
+    assert Visit.history.get(id=first.pk).public_id == first.public_id
+
+
 def _sharing(what: str, *, clinic, pt, patient, room) -> dict:
     """Booking arguments that share exactly one of therapist, room, patient with `existing`."""
     other_therapist = working_every_day(clinic)
