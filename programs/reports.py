@@ -974,14 +974,17 @@ def _counting_episodes(clinic_ids: list[int]) -> Q:
 
 
 def _logged_tallies(episode: Q, reported: set[int]) -> dict[int, list[tuple[dt.date, int, int]]]:
-    """One query: the active episodes' log rows, by a join to them (index
-    `patients_episode_active`). The units kept only where the authorization counts them."""
+    """One query: the reported episodes' log rows by the log's key (`AnyOf`), of those whose
+    clocks count. The log holds a row for every episode since the practice began; joined by
+    the episodes' clinic and status alone, PostgreSQL read all of it (a sequential scan: 30 ms
+    at 1M visits against 2 ms at 10k). The units kept only where the authorization counts
+    them."""
     days: dict[int, list[tuple[dt.date, int, int]]] = {}
-    for episode_id, logged, auth_units in EpisodeTreatmentLog.objects.filter(episode).values_list(
-        "episode_id", "days", "episode__auth_units"
+    for episode_id, logged, auth_units in (
+        EpisodeTreatmentLog.objects.filter(AnyOf(F("episode_id"), sorted(reported)))
+        .filter(episode)
+        .values_list("episode_id", "days", "episode__auth_units")
     ):
-        if episode_id not in reported:  # an episode started since the episodes were read
-            continue
         units_count = auth_units is not None
         days[episode_id] = [
             (day, visits, units if units_count else 0)
