@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -826,8 +826,7 @@ def compliance_report(
     for episode in episodes:
         episode.clinic = by_id[episode.clinic_id]
     active = [episode.pk for episode in episodes]
-    reported = set(active)
-    days = _treatment_tallies(ids, reported)
+    counted = _treatment_tallies(ids, {episode.pk: episode for episode in episodes})
     # The evaluations and plans by the list of ids (`AnyOf`).
     evaluations: dict[int, list[tuple[str, dt.date, str, str | None]]] = defaultdict(list)
     for episode_id, *facts in Evaluation.objects.filter(AnyOf(F("episode_id"), active)).values_list(
@@ -861,11 +860,9 @@ def compliance_report(
             "episode": str(episode.public_id),
         }
         tally = counts[episode.clinic.name]
+        episode_counts = counted.get(episode.pk, NOTHING_COUNTED)
         clock = compliance.progress_report_status(
-            treatment_dates=_treatment_days(
-                (day for day, visits, _ in days.get(episode.pk, ()) if visits),
-                evaluations[episode.pk],
-            ),
+            treatment_dates=_treatment_days(episode_counts.visit_days, evaluations[episode.pk]),
             reports=_progress_reports(evaluations[episode.pk]),
             today=day,
             clock_on=episode.progress_report_clock,
@@ -895,7 +892,7 @@ def compliance_report(
             rows.append(
                 {**base, "area": "Plan of care", "level": flag.level, "message": flag.message}
             )
-        authorization = _authorization_status(episode, days.get(episode.pk, []), day)
+        authorization = _authorization_status(episode, episode_counts, day)
         if authorization is not None and authorization.status in ("warn", "exhausted"):
             tally["auth_used" if authorization.status == "exhausted" else "auth_nearly"] += 1
             for message in authorization.flags:
@@ -941,24 +938,41 @@ def compliance_report(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ClockCounts:
+    """What the compliance clocks count of one active episode: the clinic-local days of its
+    completed visits, and the completed visits and signed units on the days its authorization
+    covers (every day where it has no start or no end). Units only where the authorization
+    approves a number of them (nothing else reads them)."""
+
+    visit_days: Sequence[dt.date] = ()
+    authorized_visits: int = 0
+    authorized_units: int = 0
+
+
+NOTHING_COUNTED = ClockCounts()  # an episode without a completed visit or a signed unit
+
+
 def _treatment_tallies(
-    clinic_ids: list[int], reported: set[int]
-) -> dict[int, list[tuple[dt.date, int, int]]]:
-    """Per active episode of the clinics: (clinic-local day, completed visits, signed units),
-    as the episode's compliance page counts them (the day in the episode's clinic's time
-    zone). A day can come twice, once with its visits and once with its units; the clocks
-    only add them up.
+    clinic_ids: list[int], episodes: dict[int, EpisodeOfCare]
+) -> dict[int, ClockCounts]:
+    """Per active episode of the clinics, what its clocks count, as the episode's compliance
+    page counts it (the days in the episode's clinic's time zone). `episodes`: the reported
+    ones, by id, with their authorization's fields.
 
     Only the episodes whose clocks count visits: the progress-report clock on, or a payer's
-    authorization (an episode with neither shows no flag that visits could raise); the units
-    only where the authorization approves a number of them (nothing else reads them).
+    authorization (an episode with neither shows no flag that visits could raise).
 
     On PostgreSQL one row per episode from the log its triggers keep
-    (programs/treatment_log.py); elsewhere counted from the visits, the same definition."""
+    (programs/treatment_log.py), its days walked by the database; elsewhere counted from the
+    visits, the same definition."""
     episode = _counting_episodes(clinic_ids)
     if connection.vendor == "postgresql":
-        return _logged_tallies(episode, reported)
-    return _counted_tallies(clinic_ids, episode, reported)
+        return _logged_counts(episode, episodes)
+    return {
+        episode_id: _counts_of(episodes[episode_id], days)
+        for episode_id, days in _counted_tallies(clinic_ids, episode, set(episodes)).items()
+    }
 
 
 def _counting_episodes(clinic_ids: list[int]) -> Q:
@@ -973,25 +987,48 @@ def _counting_episodes(clinic_ids: list[int]) -> Q:
     )
 
 
-def _logged_tallies(episode: Q, reported: set[int]) -> dict[int, list[tuple[dt.date, int, int]]]:
+def _logged_counts(episode: Q, episodes: dict[int, EpisodeOfCare]) -> dict[int, ClockCounts]:
     """One query: the reported episodes' log rows by the log's key (`AnyOf`), of those whose
-    clocks count. The log holds a row for every episode since the practice began; joined by
-    the episodes' clinic and status alone, PostgreSQL read all of it (a sequential scan: 30 ms
-    at 1M visits against 2 ms at 10k). The units kept only where the authorization counts
-    them."""
-    days: dict[int, list[tuple[dt.date, int, int]]] = {}
-    for episode_id, logged, auth_units in (
-        EpisodeTreatmentLog.objects.filter(AnyOf(F("episode_id"), sorted(reported)))
+    clocks count, each row's days with a visit and its sums over the authorization's days.
+    The log holds a row for every episode since the practice began; joined by the episodes'
+    clinic and status alone, PostgreSQL read all of it (a sequential scan: 30 ms at 1M visits
+    against 2 ms at 10k)."""
+    window = (F("episode__auth_starts_on"), F("episode__auth_ends_on"))
+    rows = (
+        EpisodeTreatmentLog.objects.filter(AnyOf(F("episode_id"), sorted(episodes)))
         .filter(episode)
-        .values_list("episode_id", "days", "episode__auth_units")
-    ):
-        units_count = auth_units is not None
-        days[episode_id] = [
-            (day, visits, units if units_count else 0)
-            for day, visits, units in treatment_log.logged_days(logged)
-            if visits or units_count
-        ]
-    return days
+        .values_list(
+            "episode_id",
+            treatment_log.LoggedVisitDays("days"),
+            treatment_log.LoggedSum("days", treatment_log.VISITS, *window),
+            treatment_log.LoggedSum("days", treatment_log.UNITS, *window),
+        )
+    )
+    return {
+        episode_id: ClockCounts(
+            visit_days=visit_days,
+            authorized_visits=visits,
+            authorized_units=units if episodes[episode_id].auth_units is not None else 0,
+        )
+        for episode_id, visit_days, visits, units in rows
+    }
+
+
+def _counts_of(episode: EpisodeOfCare, days: list[tuple[dt.date, int, int]]) -> ClockCounts:
+    """`ClockCounts` from an episode's (day, completed visits, signed units), a day perhaps
+    more than once."""
+    first, last = episode.auth_starts_on, episode.auth_ends_on
+    covered = [
+        (visits, units)
+        for day, visits, units in days
+        if (first is None or day >= first) and (last is None or day <= last)
+    ]
+    units_count = episode.auth_units is not None
+    return ClockCounts(
+        visit_days=[day for day, visits, _ in days if visits],
+        authorized_visits=sum(visits for visits, _ in covered),
+        authorized_units=sum(units for _, units in covered) if units_count else 0,
+    )
 
 
 def _counted_tallies(
@@ -1067,11 +1104,10 @@ def _level(critical: bool) -> str:
 
 
 def _authorization_status(
-    episode: EpisodeOfCare, days: list[tuple[dt.date, int, int]], today: dt.date
+    episode: EpisodeOfCare, counts: ClockCounts, today: dt.date
 ) -> compliance.AuthorizationStatus | None:
     """As programs.selectors counts it for one episode: completed visits and signed units on
-    the clinic-local days the authorization covers. `days`: (day, completed visits, signed
-    units) per day of the episode."""
+    the clinic-local days the authorization covers (`counts`)."""
     if (
         episode.auth_visits is None
         and episode.auth_units is None
@@ -1079,19 +1115,13 @@ def _authorization_status(
         and episode.auth_starts_on is None
     ):
         return None
-    first, last = episode.auth_starts_on, episode.auth_ends_on
-    covered = [
-        (visits, units)
-        for day, visits, units in days
-        if (first is None or day >= first) and (last is None or day <= last)
-    ]
     return compliance.authorization_status(
         visits_approved=episode.auth_visits,
-        visits_used=sum(visits for visits, _ in covered),
+        visits_used=counts.authorized_visits,
         units_approved=episode.auth_units,
-        units_used=sum(units for _, units in covered),
-        starts_on=first,
-        ends_on=last,
+        units_used=counts.authorized_units,
+        starts_on=episode.auth_starts_on,
+        ends_on=episode.auth_ends_on,
         today=today,
     )
 

@@ -36,7 +36,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import connection
+from django.db.models import DateField, Func, IntegerField
 
 COUNTED = "'completed'"  # Visit.Status.COMPLETED
 SIGNED = "'signed'"  # TreatmentNote.Status.SIGNED
@@ -313,3 +315,46 @@ def rebuild(*, clinic_id: int | None = None) -> None:
 def logged_days(days: list[list[Any]]) -> list[tuple[dt.date, int, int]]:
     """A log row's days as (date, completed visits, signed units)."""
     return [(dt.date.fromisoformat(day), visits, units) for day, visits, units in days]
+
+
+# --- Reading the log in SQL ------------------------------------------------------------------
+# The compliance report needs of each episode only its days with a visit and two sums. Read
+# that way, PostgreSQL walks the days, and the report builds one list per episode instead of a
+# tuple per day (at 1M visits an active episode has three times the days it has at 10k).
+
+VISITS, UNITS = 1, 2  # positions in a day of the log: ["YYYY-MM-DD", visits, units]
+
+
+class LoggedVisitDays(Func):
+    """The days of a log row's `days` with a completed visit, as a list of dates."""
+
+    template = (
+        "ARRAY(SELECT (d->>0)::date FROM jsonb_array_elements(%(expressions)s) d "
+        "WHERE (d->>1)::integer > 0)"
+    )
+    output_field = ArrayField(DateField())
+
+
+class LoggedSum(Func):
+    """The sum of the visits (VISITS) or the units (UNITS) of a log row's `days` from the date
+    `first` to the date `last`, each of them a bound only where it is not NULL."""
+
+    output_field = IntegerField()
+
+    def __init__(self, days: Any, position: int, first: Any, last: Any) -> None:
+        if position not in (VISITS, UNITS):
+            raise ValueError(f"position: {position!r} is neither VISITS nor UNITS")
+        super().__init__(days, first, last)
+        self.position = position
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        (days, p_days), (first, p_first), (last, p_last) = (
+            compiler.compile(expression) for expression in self.get_source_expressions()
+        )
+        sql = (
+            f"(SELECT COALESCE(SUM((d->>{self.position})::integer), 0) "
+            f"FROM jsonb_array_elements({days}) d "
+            f"WHERE ({first} IS NULL OR (d->>0)::date >= {first}) "
+            f"AND ({last} IS NULL OR (d->>0)::date <= {last}))"
+        )
+        return sql, (*p_days, *p_first, *p_first, *p_last, *p_last)

@@ -41,9 +41,18 @@ def counted(clinics: list[Clinic]) -> dict[int, Days]:
 
 
 def logged(clinics: list[Clinic]) -> dict[int, Days]:
+    """The log's rows of the same episodes, units only where the authorization counts them
+    (as the report counts)."""
     ids = [c.pk for c in clinics]
-    every = set(EpisodeOfCare.objects.values_list("pk", flat=True))
-    found = reports._logged_tallies(reports._counting_episodes(ids), every)
+    found = {
+        episode: [
+            (day, visits, units if auth_units is not None else 0)
+            for day, visits, units in treatment_log.logged_days(days)
+        ]
+        for episode, days, auth_units in EpisodeTreatmentLog.objects.filter(
+            reports._counting_episodes(ids)
+        ).values_list("episode_id", "days", "episode__auth_units")
+    }
     return {episode: _by_day(days) for episode, days in found.items() if _by_day(days)}
 
 
@@ -190,6 +199,50 @@ def test_a_clinics_time_zone_and_an_episodes_clinic_move_the_days(clinic, day):
     assert EpisodeTreatmentLog.objects.get(episode=episode).days == [
         [(day + dt.timedelta(days=1)).isoformat(), 1, 0]  # 11:00 the next morning in Tokyo
     ]
+
+
+def test_the_report_counts_from_the_log_what_it_counts_from_the_visits(clinic, day):
+    """The report's two paths (`_treatment_tallies`): on PostgreSQL the database walks the log's
+    days (treatment_log.LoggedVisitDays, LoggedSum); on SQLite Python folds the count from the
+    visits (`_counts_of`). The same days and sums, inside and outside an authorization's days,
+    and no units where the authorization approves none."""
+    one_day = dt.timedelta(days=1)
+    windowed = authorized(clinic)
+    EpisodeOfCare.objects.filter(pk=windowed.pk).update(
+        auth_starts_on=day - one_day, auth_ends_on=day
+    )
+    visits_only = EpisodeOfCareFactory(clinic=clinic, auth_visits=12)  # no units approved
+    for episode in (windowed, visits_only):
+        signed_note(visit_at(episode, local(clinic, day - 2 * one_day, 9)), 4)  # before it
+        signed_note(visit_at(episode, local(clinic, day - one_day, 9)), 2, 1)
+        visit_at(episode, local(clinic, day, 10))
+        signed_note(visit_at(episode, local(clinic, day, 15)), 3)
+    episodes = {e.pk: e for e in EpisodeOfCare.objects.filter(clinic=clinic)}
+    ids = [clinic.pk]
+
+    from_log = reports._treatment_tallies(ids, episodes)
+    from_visits = {
+        pk: reports._counts_of(episodes[pk], days)
+        for pk, days in reports._counted_tallies(
+            ids, reports._counting_episodes(ids), set(episodes)
+        ).items()
+    }
+
+    every_day = [day - 2 * one_day, day - one_day, day]
+    assert {
+        pk: (sorted(c.visit_days), c.authorized_visits, c.authorized_units)
+        for pk, c in from_log.items()
+    } == {
+        windowed.pk: (every_day, 3, 6),  # the day before the window is not counted
+        visits_only.pk: (every_day, 4, 0),  # no window: every visit; no units approved
+    }
+    assert {
+        pk: (sorted(set(c.visit_days)), c.authorized_visits, c.authorized_units)
+        for pk, c in from_visits.items()
+    } == {
+        pk: (sorted(c.visit_days), c.authorized_visits, c.authorized_units)
+        for pk, c in from_log.items()
+    }
 
 
 def test_rebuild_counts_what_the_triggers_kept(clinic, other_clinic, day):
