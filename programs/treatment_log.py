@@ -33,7 +33,6 @@ with a migration that calls `install` and `rebuild` again. Bulk loads that switc
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
@@ -310,11 +309,6 @@ def rebuild(*, clinic_id: int | None = None) -> None:
     after a bulk load with the triggers off, or to repair."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT programs_treatment_log_rebuild(%s)", [clinic_id])
-
-
-def logged_days(days: list[list[Any]]) -> list[tuple[dt.date, int, int]]:
-    """A log row's days as (date, completed visits, signed units)."""
-    return [(dt.date.fromisoformat(day), visits, units) for day, visits, units in days]
 
 
 # --- Reading the log in SQL ------------------------------------------------------------------

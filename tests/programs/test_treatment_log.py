@@ -46,8 +46,8 @@ def logged(clinics: list[Clinic]) -> dict[int, Days]:
     ids = [c.pk for c in clinics]
     found = {
         episode: [
-            (day, visits, units if auth_units is not None else 0)
-            for day, visits, units in treatment_log.logged_days(days)
+            (dt.date.fromisoformat(day), visits, units if auth_units is not None else 0)
+            for day, visits, units in days  # ["YYYY-MM-DD", visits, units]
         ]
         for episode, days, auth_units in EpisodeTreatmentLog.objects.filter(
             reports._counting_episodes(ids)
